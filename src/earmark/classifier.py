@@ -1,0 +1,280 @@
+"""SoundClassifier: the estimator a scikit-learn user would guess.
+
+``SoundClassifier(...).fit(data)``, ``.predict(paths)``, ``.predict_proba(paths)``, ``.save(path)``
+and :func:`earmark.load`.
+"""
+
+import numpy as np
+import torch
+
+from ._validation import check_choice, check_number
+from .bundle import read_bundle, write_bundle
+from .config import FeatureConfig
+from .data import load_clips, load_dataset, validate_dataset, validation_split
+from .data.sources import expand_sources
+from .errors import ModelFileError, NotFittedError, ParameterError
+from .models.cnn import NETWORKS
+from .models.neural import NeuralWindowModel
+from .predict import predict_table, score_source
+from .train import TrainConfig, evaluate_clips, train_window_model
+from .windows import AGGREGATIONS, aggregate
+
+__all__ = ["SoundClassifier", "load"]
+
+_TRAIN_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "patience",
+               "val_fraction", "balance")
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("device='cuda' was asked for, but torch sees no CUDA GPU; use "
+                             "device='cpu' or 'auto'.")
+    return device
+
+
+def _make_augmentation(spec):
+    if spec is None:
+        return None
+    from .augment import Augmentation
+
+    if isinstance(spec, Augmentation):
+        return spec
+    if isinstance(spec, dict):
+        return Augmentation.from_config(spec)
+    return Augmentation.from_spec(str(spec))
+
+
+class SoundClassifier:
+    """Classify sounds with a CNN trained on log-mel analysis windows.
+
+    Parameters
+    ----------
+    model : {'cnn', 'sbcnn'}
+        'cnn' — a modern small CNN (default); 'sbcnn' — the SB-CNN baseline, smaller and faster.
+    features : FeatureConfig or dict or None
+        Front end and analysis windows; None uses ``FeatureConfig()``.
+    aggregation : {'mean', 'max', 'vote'}
+        How window scores become a clip score: mean (probabilistic voting), max, majority vote.
+    epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, balance
+        Training settings; see :class:`earmark.train.TrainConfig`.
+    augment : str, dict, Augmentation or None
+        Augmentations: 'default', 'none', or a list such as 'shift,stretch,pitch,noise,mixup,
+        specaugment' (see :mod:`earmark.augment`).
+    seed : int
+        The same seed, data and settings give the same model.
+    device : {'auto', 'cpu', 'cuda'}
+    progress : bool
+        Show progress bars.
+
+    Attributes
+    ----------
+    classes_ : list of str
+    history_ : list of dict
+        Per-epoch training curves.
+    train_info_ : dict
+        Best epoch, early stop, Ctrl-C, wall time, data summary.
+    model_ : NeuralWindowModel
+
+    Examples
+    --------
+    >>> import earmark
+    >>> clf = earmark.SoundClassifier(epochs=20).fit("drums/")        # doctest: +SKIP
+    >>> clf.predict(["kick.wav"])                                     # doctest: +SKIP
+    array(['kick'], dtype=object)
+    >>> clf.save("drums.earmark")                                     # doctest: +SKIP
+    >>> earmark.load("drums.earmark").predict_proba(["kick.wav"])      # doctest: +SKIP
+    """
+
+    def __init__(self, *, model="cnn", features=None, aggregation="mean", epochs=40,
+                 batch_size=32, learning_rate=3e-3, weight_decay=1e-2, patience=10,
+                 val_fraction=0.15, balance="loss", augment="default", seed=0, device="auto",
+                 progress=True):
+        self.model = model
+        self.features = features
+        self.aggregation = aggregation
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.balance = balance
+        self.augment = augment
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    # -- scikit-learn conventions ---------------------------------------------------------------
+    def get_params(self, deep=False):
+        return {k: getattr(self, k) for k in ("model", "features", "aggregation", *_TRAIN_KEYS,
+                                              "augment", "seed", "device", "progress")}
+
+    def set_params(self, **params):
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ParameterError(f"SoundClassifier has no parameter {k!r}; valid: "
+                                     f"{sorted(valid)}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self):
+        default = SoundClassifier().get_params()
+        changed = {k: v for k, v in self.get_params().items() if v != default[k]}
+        return "SoundClassifier(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    def _validate_params(self):
+        o = "SoundClassifier"
+        check_choice(self.model, "model", o, tuple(NETWORKS))
+        check_choice(self.aggregation, "aggregation", o, AGGREGATIONS)
+        check_choice(self.device, "device", o, ("auto", "cpu", "cuda"))
+        check_number(self.seed, "seed", o, low=0, closed="left", integer=True)
+        if self.features is None:
+            feats = FeatureConfig()
+        elif isinstance(self.features, dict):
+            feats = FeatureConfig.from_dict(self.features)
+        elif isinstance(self.features, FeatureConfig):
+            feats = self.features
+        else:
+            raise ParameterError(f"The 'features' parameter of {o} must be a FeatureConfig, a "
+                                 f"dict or None. Got {type(self.features).__name__} instead.")
+        train = TrainConfig(**{k: getattr(self, k) for k in _TRAIN_KEYS})
+        return feats, train, _make_augmentation(self.augment)
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise NotFittedError("This SoundClassifier is not fitted yet: call fit(data) first, "
+                                 "or earmark.load(path).")
+
+    # -- training ---------------------------------------------------------------------------------
+    def fit(self, data, *, group_column="group", clips=None):
+        """Train on a dataset (a folder, a CSV manifest or a :class:`~earmark.data.Dataset`).
+
+        The validation split for early stopping is carved out by ``group_column`` when the
+        dataset has it (recordings of one group never straddle train and validation).
+        ``clips`` (decoded audio, in dataset order) skips decoding; cross-validation uses it.
+        """
+        feats, train_cfg, augmentation = self._validate_params()
+        dataset = load_dataset(data)
+        if clips is None:
+            validate_dataset(dataset, progress=self.progress)
+            clips = load_clips(dataset, sample_rate=feats.sample_rate, progress=self.progress)
+        labels = dataset.labels
+        y = np.array([labels.index(v) for v in dataset.table["label"]])
+        groups = dataset.column(group_column) if dataset.has_column(group_column) else None
+        tr, va = validation_split(y, groups, fraction=train_cfg.val_fraction, seed=self.seed)
+        device = _resolve_device(self.device)
+        torch.manual_seed(self.seed)
+        model = NeuralWindowModel(network=self.model, n_classes=len(labels), features=feats,
+                                  device=device)
+        history, info = train_window_model(
+            model, train_clips=[clips[i] for i in tr], train_y=y[tr],
+            val_clips=[clips[i] for i in va], val_y=y[va], config=train_cfg,
+            augmentation=augmentation, seed=self.seed, aggregation=self.aggregation,
+            progress=self.progress)
+        self.classes_ = labels
+        self.features_ = feats
+        self.train_config_ = train_cfg
+        self.augmentation_ = augmentation
+        self.model_ = model.to("cpu").prepare_inference()
+        self.history_ = history
+        self.train_info_ = {**info, "n_train_clips": int(len(tr)), "n_val_clips": int(len(va)),
+                            "class_counts": {c: int((y == i).sum()) for i, c in
+                                             enumerate(labels)},
+                            "dataset": dataset.source, "group_column":
+                                group_column if groups is not None else None}
+        return self
+
+    # -- prediction -------------------------------------------------------------------------------
+    def predict_clips(self, clips):
+        """Clip probabilities (n, n_classes) of decoded clips (1-D arrays at the model rate)."""
+        self._check_fitted()
+        return evaluate_clips(self.model_, clips, aggregation=self.aggregation)
+
+    def predict_proba(self, sources):
+        """Class probabilities (n_files, n_classes) for files, folders or CSV lists.
+
+        Columns follow ``classes_``. Raises on the first file that cannot be read; use
+        :meth:`predict_table` to get a row per file with its error instead.
+        """
+        self._check_fitted()
+        out = [aggregate(score_source(self.model_, s)[1], method=self.aggregation)
+               for s in expand_sources(sources)]
+        return np.array(out).reshape(-1, len(self.classes_))
+
+    def predict(self, sources):
+        """Predicted class names for files, folders or CSV lists."""
+        p = self.predict_proba(sources)
+        return np.array(self.classes_, dtype=object)[p.argmax(axis=1)]
+
+    def predict_table(self, sources, *, windows=False, progress=None):
+        """A DataFrame: path, label, one probability column per class, error (one row per file,
+        or per window with ``windows=True``, with start_s and end_s). Failing files get a row
+        with their error; the rest go on."""
+        self._check_fitted()
+        return predict_table(self.model_, self.classes_, sources, windows=windows,
+                             aggregation=self.aggregation,
+                             progress=self.progress if progress is None else progress)
+
+    def score_windows(self, windows):
+        """Window probabilities (n, n_classes) of waveform windows at the model rate."""
+        self._check_fitted()
+        return self.model_.score_windows(windows)
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, path):
+        """Write the fitted model to one file (see :mod:`earmark.bundle`); returns the path."""
+        self._check_fitted()
+        model_cfg, arrays = self.model_.get_state()
+        meta = {
+            "kind": "classifier",
+            "labels": list(self.classes_),
+            "features": self.features_.to_dict(),
+            "aggregation": self.aggregation,
+            "model": model_cfg,
+            "params": {k: v for k, v in self.get_params().items()
+                       if k not in ("features", "augment", "progress")},
+            "training": {"config": self.train_config_.to_dict(), "history": self.history_,
+                         "info": self.train_info_,
+                         "augmentation": None if self.augmentation_ is None
+                         else self.augmentation_.to_config()},
+        }
+        return write_bundle(path, meta=meta, arrays=arrays)
+
+    @classmethod
+    def _from_bundle(cls, meta, arrays, *, path=""):
+        if meta.get("kind") != "classifier":
+            raise ModelFileError(f"{path}: holds a {meta.get('kind')!r} model, not a classifier")
+        feats = FeatureConfig.from_dict(meta["features"])
+        params = dict(meta.get("params", {}))
+        params["device"] = "cpu"
+        clf = cls(**{k: v for k, v in params.items() if k in cls().get_params()},
+                  features=feats, progress=False)
+        if meta["model"].get("family") != "neural":
+            raise ModelFileError(f"{path}: model family {meta['model'].get('family')!r} is not "
+                                 "known to this earmark")
+        clf.model_ = NeuralWindowModel.from_state(meta["model"], arrays, features=feats)
+        clf.classes_ = list(meta["labels"])
+        clf.features_ = feats
+        training = meta.get("training", {})
+        clf.train_config_ = TrainConfig(**training.get("config", {}))
+        clf.history_ = training.get("history", [])
+        clf.train_info_ = training.get("info", {})
+        aug = training.get("augmentation")
+        clf.augmentation_ = None if aug is None else _make_augmentation(aug)
+        clf.augment = aug
+        clf.metadata_ = {k: meta.get(k) for k in ("versions", "saved_at", "format_version")}
+        return clf
+
+
+def load(path):
+    """Load a model file written by :meth:`SoundClassifier.save`. Never executes pickled code.
+
+    Examples
+    --------
+    >>> clf = earmark.load("drums.earmark")      # doctest: +SKIP
+    """
+    meta, arrays = read_bundle(path)
+    return SoundClassifier._from_bundle(meta, arrays, path=str(path))

@@ -1,0 +1,254 @@
+"""The command line: a thin face over the Python API (no logic lives only here).
+
+    earmark inspect DATA [--report dataset.html] [--json inspect.json]
+    earmark train DATA --out model.earmark [options]
+    earmark evaluate DATA (--folds COLUMN | --groups COLUMN [--k 5]) [--json cv.json]
+                          [--report report.html] [options]
+    earmark predict MODEL SOURCE... --out predictions.csv [--windows]
+    earmark datasets fetch drums [--root DIR]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .errors import EarmarkError
+
+__all__ = ["main"]
+
+
+def _add_model_options(p):
+    g = p.add_argument_group("model and training")
+    g.add_argument("--model", default="cnn", help="cnn (default, modern small CNN) or sbcnn "
+                   "(SB-CNN baseline, fastest)")
+    g.add_argument("--epochs", type=int, default=40)
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--learning-rate", type=float, default=3e-3)
+    g.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    g.add_argument("--balance", default="loss", choices=("loss", "sampler", "none"))
+    g.add_argument("--augment", default="default",
+                   help="'default', 'none', or a list: shift,stretch,pitch,gain,noise,"
+                        "noise:DIR,ir:DIR,mixup,specaugment")
+    g.add_argument("--aggregation", default="mean", choices=("mean", "max", "vote"))
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    f = p.add_argument_group("features and analysis windows")
+    f.add_argument("--sample-rate", type=int, default=22050)
+    f.add_argument("--window-s", type=float, default=None, help="analysis window (s)")
+    f.add_argument("--hop-s", type=float, default=None, help="analysis window hop (s)")
+    f.add_argument("--n-mels", type=int, default=None)
+    f.add_argument("--n-fft", type=int, default=None)
+    f.add_argument("--hop-length", type=int, default=None, help="STFT hop (samples)")
+    f.add_argument("--fmin", type=float, default=None)
+    f.add_argument("--fmax", type=float, default=None)
+    f.add_argument("--mfcc", action="store_true", help="use MFCCs instead of log-mel")
+    f.add_argument("--normalize", default=None, choices=("dataset", "window", "none"))
+
+
+def _estimator(args):
+    from .classifier import SoundClassifier
+    from .config import FeatureConfig
+
+    feats = {"sample_rate": args.sample_rate}
+    for key in ("window_s", "hop_s", "n_mels", "n_fft", "hop_length", "fmin", "fmax",
+                "normalize"):
+        if getattr(args, key) is not None:
+            feats[key] = getattr(args, key)
+    if args.mfcc:
+        feats["kind"] = "mfcc"
+    if "window_s" in feats and "hop_s" not in feats:
+        feats["hop_s"] = feats["window_s"] / 2
+    augment = None if args.augment in ("none", "") else args.augment
+    return SoundClassifier(model=args.model, features=FeatureConfig(**feats),
+                           aggregation=args.aggregation, epochs=args.epochs,
+                           batch_size=args.batch_size, learning_rate=args.learning_rate,
+                           patience=args.patience, balance=args.balance, augment=augment,
+                           seed=args.seed, device=args.device, progress=not args.quiet)
+
+
+def cmd_inspect(args):
+    from .data import inspect_dataset, load_dataset
+    from .evaluate import write_json
+
+    ds = load_dataset(args.data)
+    r = inspect_dataset(ds, fold_column=args.folds, progress=not args.quiet)
+    print(f"{ds.source}: {r['n_clips']} clips in {len(r['classes'])} classes, "
+          f"{r['total_duration_s'] / 60:.1f} min of audio")
+    print(f"{'class':<20}{'clips':>7}{'total s':>10}{'mean s':>9}{'min s':>8}{'max s':>8}")
+    for lab, c in r["classes"].items():
+        print(f"{lab:<20}{c['count']:>7}{c['duration_s_total']:>10.1f}"
+              f"{c['duration_s_mean']:>9.2f}{c['duration_s_min']:>8.2f}{c['duration_s_max']:>8.2f}")
+    if r["folds"]:
+        print("clips per fold: " + ", ".join(f"{f}: {sum(c.values())}"
+                                              for f, c in r["folds"].items()))
+    print("sample rates: " + ", ".join(f"{k} Hz x{v}" for k, v in r["sample_rates"].items()))
+    print("channels: " + ", ".join(f"{k} x{v}" for k, v in r["channels"].items()))
+    silent = [f["path"] for f in r["files"] if f["silent"]]
+    clipped = [f["path"] for f in r["files"] if f["clipped"]]
+    print(f"silent files: {len(silent)}" + "".join(f"\n  {p}" for p in silent[:20]))
+    print(f"clipped files: {len(clipped)}" + "".join(f"\n  {p}" for p in clipped[:20]))
+    print(f"exact duplicates: {len(r['duplicates'])} sets, "
+          f"{sum(d['leak'] for d in r['duplicates'])} across folds (leakage)")
+    for d in r["duplicates"][:20]:
+        print(f"  {'LEAK ' if d['leak'] else ''}{', '.join(d['paths'])}")
+    if r["problems"]:
+        print(f"problems ({len(r['problems'])}):")
+        for p in r["problems"]:
+            print(f"  - {p}")
+    else:
+        print("problems: none")
+    for s in r["suggestions"]:
+        print(f"suggestion: {s}")
+    if args.json:
+        write_json(r, args.json)
+        print(f"wrote {args.json}")
+    if args.report:
+        from .reports import write_dataset_report
+        write_dataset_report(r, args.report, progress=not args.quiet)
+        print(f"wrote {args.report}")
+    return 1 if (args.strict and r["problems"]) else 0
+
+
+def cmd_train(args):
+    clf = _estimator(args)
+    t = time.perf_counter()
+    clf.fit(args.data, group_column=args.groups)
+    clf.save(args.out)
+    info = clf.train_info_
+    best = clf.history_[info["best_epoch"] - 1] if info["best_epoch"] else {}
+    note = " (interrupted with Ctrl-C: best epoch kept)" if info["interrupted"] else ""
+    print(f"trained {len(clf.classes_)} classes on {info['n_train_clips']} clips "
+          f"(validation {info['n_val_clips']}) in {time.perf_counter() - t:.0f} s; best epoch "
+          f"{info['best_epoch']}, validation balanced accuracy "
+          f"{best.get('val_accuracy') if best.get('val_accuracy') is None else round(best['val_accuracy'], 3)}"
+          f"{note}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_evaluate(args):
+    from .evaluate import cross_validate, write_confusion_png, write_json
+
+    if (args.folds is None) == (args.groups is None):
+        raise SystemExit("earmark evaluate: give --folds COLUMN (predefined folds) or --groups "
+                         "COLUMN (grouped k-fold)")
+    clf = _estimator(args)
+    r = cross_validate(args.data, folds=args.folds, groups=args.groups, n_splits=args.k,
+                       estimator=clf, progress=not args.quiet)
+    print(f"{r['protocol']}: balanced accuracy {r['balanced_accuracy']:.3f} "
+          f"± {r['balanced_accuracy_std']:.3f}, accuracy {r['accuracy']:.3f}, macro-F1 "
+          f"{r['macro_f1']:.3f} ({len(r['folds'])} folds, {r['wall_s']:.0f} s)")
+    print(f"{'class':<20}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")
+    for lab, m in r["per_class"].items():
+        print(f"{lab:<20}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}"
+              f"{m['support']:>9}")
+    if args.json:
+        write_json(r, args.json)
+        png = os.path.splitext(args.json)[0] + "_confusion.png"
+        write_confusion_png(r, png)
+        print(f"wrote {args.json} and {png}")
+    if args.report:
+        from .reports import write_evaluation_report
+        write_evaluation_report(r, args.report, progress=not args.quiet)
+        print(f"wrote {args.report}")
+    return 0
+
+
+def cmd_predict(args):
+    from .classifier import load
+    from .predict import write_table
+
+    clf = load(args.model)
+    table = clf.predict_table(args.sources, windows=args.windows, progress=not args.quiet)
+    write_table(table, args.out)
+    n_err = int(table["error"].notna().sum())
+    print(f"wrote {args.out}: {len(table)} rows" + (f", {n_err} with errors" if n_err else ""))
+    if n_err:
+        for _, row in table[table["error"].notna()].head(10).iterrows():
+            print(f"  error: {row['error']}", file=sys.stderr)
+    return 0
+
+
+def cmd_datasets(args):
+    from .datasets import fetch_drums
+
+    root = fetch_drums(args.root, progress=not args.quiet)
+    print(root)
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="earmark", description="Train, evaluate and use sound "
+                                "classifiers on labelled recordings.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, help_):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+        return sp
+
+    s = add("inspect", "what is in a dataset, and what is wrong with it")
+    s.add_argument("data", help="dataset folder (class sub-folders or metadata.csv) or manifest")
+    s.add_argument("--folds", default="fold", help="fold column for leak checks (default fold)")
+    s.add_argument("--json", help="write the full inspection as JSON")
+    s.add_argument("--report", help="write an HTML report")
+    s.add_argument("--strict", action="store_true", help="exit 1 when problems are found")
+    s.set_defaults(func=cmd_inspect)
+
+    s = add("train", "train a classifier and save it to one model file")
+    s.add_argument("data")
+    s.add_argument("--out", required=True, help="model file to write (e.g. drums.earmark)")
+    s.add_argument("--groups", default="group", help="column whose groups never straddle the "
+                   "train/validation split (default group, when present)")
+    _add_model_options(s)
+    s.set_defaults(func=cmd_train)
+
+    s = add("evaluate", "cross-validate with predefined folds or grouped k-fold")
+    s.add_argument("data")
+    s.add_argument("--folds", help="column of predefined folds: each value is one test fold")
+    s.add_argument("--groups", help="column of groups for grouped k-fold")
+    s.add_argument("--k", type=int, default=5, help="number of folds with --groups")
+    s.add_argument("--json", help="write metrics, per-fold results and predictions as JSON "
+                   "(a confusion-matrix PNG is written beside it)")
+    s.add_argument("--report", help="write an HTML report")
+    _add_model_options(s)
+    s.set_defaults(func=cmd_evaluate)
+
+    s = add("predict", "predict files, folders or CSV lists with a model file")
+    s.add_argument("model")
+    s.add_argument("sources", nargs="+")
+    s.add_argument("--out", required=True, help="CSV (or .parquet) to write")
+    s.add_argument("--windows", action="store_true", help="one row per analysis window")
+    s.set_defaults(func=cmd_predict)
+
+    s = add("datasets", "fetch example datasets")
+    s.add_argument("action", choices=("fetch",))
+    s.add_argument("name", choices=("drums",))
+    s.add_argument("--root", default=None, help="where to build it (default under "
+                   "$EARMARK_HOME)")
+    s.set_defaults(func=cmd_datasets)
+    return p
+
+
+def _version():
+    from . import __version__
+    return f"earmark {__version__}"
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EarmarkError as exc:
+        print(f"earmark: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("earmark: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

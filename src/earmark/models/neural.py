@@ -1,0 +1,117 @@
+"""A network plus its front end: waveform windows in, class probabilities out.
+
+This is the "score windows" side of every torch model family (CNNs from scratch now, ImageNet
+transfer later): it owns the feature extractor, the normalisation statistics and the network, and
+knows nothing about files.
+"""
+
+import numpy as np
+import torch
+
+from ..config import FeatureConfig
+from ..features import FeatureExtractor, normalize_windows
+from .cnn import build_network
+
+__all__ = ["NeuralWindowModel"]
+
+
+class NeuralWindowModel:
+    """Score analysis windows with a torch network.
+
+    Parameters
+    ----------
+    network : str
+        Name in :data:`earmark.models.cnn.NETWORKS`.
+    n_classes : int
+    features : FeatureConfig
+    network_kwargs : dict
+    """
+
+    def __init__(self, *, network, n_classes, features, network_kwargs=None, device="cpu"):
+        self.network_name = network
+        self.n_classes = int(n_classes)
+        self.features = features
+        self.network_kwargs = dict(network_kwargs or {})
+        self.device = torch.device(device)
+        self.net = build_network(network, self.n_classes, **self.network_kwargs)
+        self.frontend = FeatureExtractor(features)
+        self.norm_mean = None
+        self.norm_std = None
+        self.to(self.device)
+
+    def to(self, device):
+        self.device = torch.device(device)
+        self.net.to(self.device)
+        self.frontend.to(self.device)
+        return self
+
+    # -- features ---------------------------------------------------------------------------
+    def fit_normalization(self, windows, *, batch=256):
+        """Learn per-band mean/std from training windows (n, samples) for normalize='dataset'."""
+        if self.features.normalize != "dataset":
+            return
+        s = np.zeros(self.features.n_features)
+        s2 = np.zeros(self.features.n_features)
+        count = 0
+        with torch.inference_mode():
+            for i in range(0, len(windows), batch):
+                x = self.frontend(torch.as_tensor(windows[i:i + batch]).to(self.device))
+                x = x.double().cpu().numpy()
+                s += x.sum(axis=(0, 1, 3))
+                s2 += np.square(x).sum(axis=(0, 1, 3))
+                count += x.shape[0] * x.shape[3]
+        mean = s / count
+        self.norm_mean = mean.astype(np.float32)
+        self.norm_std = np.sqrt(np.maximum(s2 / count - mean ** 2, 1e-10)).astype(np.float32)
+
+    def featurize(self, waveforms):
+        """(n, samples) tensor on the model's device → normalised features (n, 1, bands, frames)."""
+        x = self.frontend(waveforms)
+        return normalize_windows(x, mode=self.features.normalize, mean=self.norm_mean,
+                                 std=self.norm_std).to(self.device)
+
+    # -- scoring ----------------------------------------------------------------------------
+    def score_windows(self, windows, *, batch=256):
+        """Class probabilities (n, n_classes) of waveform windows (n, window_samples)."""
+        windows = np.asarray(windows, dtype=np.float32)
+        if len(windows) == 0:
+            return np.zeros((0, self.n_classes), np.float32)
+        self.net.eval()
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(windows), batch):
+                x = self.featurize(torch.from_numpy(windows[i:i + batch]).to(self.device))
+                if self.device.type == "cpu":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                out.append(torch.softmax(self.net(x), dim=1).float().cpu().numpy())
+        return np.concatenate(out)
+
+    def prepare_inference(self):
+        """Switch to inference layout: eval mode, channels-last memory (faster convs on CPU)."""
+        self.net.eval()
+        if self.device.type == "cpu":
+            self.net.to(memory_format=torch.channels_last)
+        return self
+
+    # -- state --------------------------------------------------------------------------------
+    def get_state(self):
+        """(config dict, arrays dict) — everything needed to rebuild the model, no pickle."""
+        config = {"family": "neural", "network": self.network_name, "n_classes": self.n_classes,
+                  "network_kwargs": self.network_kwargs}
+        arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+        if self.norm_mean is not None:
+            arrays["norm.mean"] = self.norm_mean
+            arrays["norm.std"] = self.norm_std
+        return config, arrays
+
+    @classmethod
+    def from_state(cls, config, arrays, *, features, device="cpu"):
+        model = cls(network=config["network"], n_classes=config["n_classes"], features=features,
+                    network_kwargs=config.get("network_kwargs"), device="cpu")
+        sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
+              if k.startswith("net.")}
+        model.net.load_state_dict(sd, strict=True)
+        if "norm.mean" in arrays:
+            model.norm_mean = np.asarray(arrays["norm.mean"], np.float32)
+            model.norm_std = np.asarray(arrays["norm.std"], np.float32)
+        return model.to(device).prepare_inference()

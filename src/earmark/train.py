@@ -1,0 +1,245 @@
+"""The one training loop for torch models (CNNs from scratch and ImageNet transfer).
+
+Each epoch draws one analysis window per training clip at a random position (a time-shift by
+cropping, so long clips show the model all their parts), applies the waveform augmentations,
+computes features on the fly, applies spectrogram and batch augmentations (SpecAugment, mixup),
+and steps AdamW under a one-cycle learning-rate schedule. After every epoch the validation clips
+(carved out of the training data by group) are scored the way prediction scores them — every
+window, aggregated to the clip — and the best epoch by validation balanced accuracy is kept.
+Training stops early after ``patience`` epochs without improvement. Ctrl-C stops training and
+keeps the best epoch so far.
+"""
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score
+from tqdm.auto import tqdm
+
+from ._validation import check_choice, check_number
+from .windows import aggregate, frame_windows
+
+__all__ = ["TrainConfig", "train_window_model", "seed_everything"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of the training loop.
+
+    Parameters
+    ----------
+    epochs : int
+        Maximum number of epochs (one window per training clip each).
+    batch_size : int
+    learning_rate : float
+        Peak learning rate of the one-cycle schedule (AdamW).
+    weight_decay : float
+        AdamW decoupled weight decay.
+    patience : int
+        Stop after this many epochs without a better validation score.
+    val_fraction : float
+        Fraction of training clips carved out (by group) for validation / early stopping.
+    balance : {'loss', 'sampler', 'none'}
+        Class balancing: inverse-frequency class weights in the loss, or balanced sampling.
+    backbone_lr_scale : float
+        Learning rate of pretrained backbone parameters relative to ``learning_rate``.
+    freeze_epochs : int
+        Epochs during which pretrained backbone parameters stay frozen (transfer learning).
+    """
+
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-2
+    patience: int = 10
+    val_fraction: float = 0.15
+    balance: str = "loss"
+    backbone_lr_scale: float = 0.1
+    freeze_epochs: int = 0
+
+    def __post_init__(self):
+        o = "TrainConfig"
+        check_number(self.epochs, "epochs", o, low=1, closed="left", integer=True)
+        check_number(self.batch_size, "batch_size", o, low=1, closed="left", integer=True)
+        check_number(self.learning_rate, "learning_rate", o, low=0, high=10)
+        check_number(self.weight_decay, "weight_decay", o, low=0, closed="left")
+        check_number(self.patience, "patience", o, low=1, closed="left", integer=True)
+        check_number(self.val_fraction, "val_fraction", o, low=0, high=0.5, closed="left")
+        check_choice(self.balance, "balance", o, ("loss", "sampler", "none"))
+        check_number(self.backbone_lr_scale, "backbone_lr_scale", o, low=0, high=1,
+                     closed="right")
+        check_number(self.freeze_epochs, "freeze_epochs", o, low=0, closed="left", integer=True)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def seed_everything(seed):
+    """Seed torch and return a numpy Generator: the same seed gives the same model."""
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def _draw_window(clip, window, rng):
+    if len(clip) > window:
+        start = int(rng.integers(0, len(clip) - window + 1))
+        return clip[start:start + window]
+    out = np.zeros(window, np.float32)
+    out[:len(clip)] = clip
+    return out
+
+
+def _class_weights(y, n_classes):
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max(1, (counts > 0).sum()),
+                 0.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def _epoch_order(y, balance, rng):
+    if balance != "sampler":
+        return rng.permutation(len(y))
+    counts = np.bincount(y)
+    p = 1.0 / counts[y]
+    return rng.choice(len(y), size=len(y), replace=True, p=p / p.sum())
+
+
+def evaluate_clips(model, clips, *, aggregation="mean", batch=256):
+    """Clip probabilities (n_clips, n_classes): every window scored, then aggregated."""
+    fc = model.features
+    wins, owner = [], []
+    for i, c in enumerate(clips):
+        w, _ = frame_windows(c, fc.window_samples, fc.hop_samples)
+        wins.append(w)
+        owner.append(np.full(len(w), i))
+    if not wins:
+        return np.zeros((0, model.n_classes))
+    scores = model.score_windows(np.concatenate(wins), batch=batch)
+    owner = np.concatenate(owner)
+    return np.stack([aggregate(scores[owner == i], method=aggregation)
+                     for i in range(len(clips))])
+
+
+def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), config=None,
+                       augmentation=None, seed=0, aggregation="mean", progress=True):
+    """Train ``model`` (a :class:`~earmark.models.neural.NeuralWindowModel`) in place.
+
+    Parameters
+    ----------
+    train_clips, val_clips : list of 1-D float32 arrays at ``model.features.sample_rate``
+    train_y, val_y : int arrays of class indices
+    config : TrainConfig
+    augmentation : object with ``waveform``, ``spectrogram`` and ``batch`` methods, or None
+        See :mod:`earmark.augment`.
+
+    Returns
+    -------
+    history : list of dict
+        One entry per epoch: train_loss, train_accuracy, val_loss, val_accuracy (balanced), lr.
+    info : dict
+        best_epoch, interrupted (Ctrl-C), stopped_early, wall_s.
+    """
+    config = config or TrainConfig()
+    rng = seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    fc = model.features
+    sr, window = fc.sample_rate, fc.window_samples
+    train_y = np.asarray(train_y, dtype=np.int64)
+    val_y = np.asarray(val_y, dtype=np.int64)
+    n_classes = model.n_classes
+    device = model.device
+
+    # normalisation statistics from every training window, before any augmentation
+    model.fit_normalization(np.concatenate(
+        [frame_windows(c, window, fc.hop_samples)[0] for c in train_clips]))
+
+    net = model.net
+    backbone = list(getattr(net, "backbone_parameters", lambda: [])())
+    backbone_ids = {id(p) for p in backbone}
+    head = [p for p in net.parameters() if id(p) not in backbone_ids]
+    groups = [{"params": head, "lr": config.learning_rate}]
+    if backbone:
+        groups.append({"params": backbone, "lr": config.learning_rate * config.backbone_lr_scale})
+    opt = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    steps = max(1, int(np.ceil(len(train_clips) / config.batch_size)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[g["lr"] for g in groups], total_steps=config.epochs * steps,
+        pct_start=0.15, anneal_strategy="cos")
+    cw = _class_weights(train_y, n_classes).to(device) if config.balance == "loss" else None
+
+    history, best, best_state, best_epoch = [], -np.inf, None, 0
+    interrupted = stopped_early = False
+    t0 = time.perf_counter()
+    bar = tqdm(total=config.epochs * steps, desc="training", unit="batch", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            for p in backbone:
+                p.requires_grad_(epoch > config.freeze_epochs)
+            net.train()
+            order = _epoch_order(train_y, config.balance, rng)
+            tot_loss = tot_correct = tot_n = 0.0
+            for b in range(steps):
+                idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+                if len(idx) == 0:
+                    continue
+                wav = np.stack([_draw_window(train_clips[i], window, rng) for i in idx])
+                if augmentation is not None:
+                    wav = np.stack([augmentation.waveform(w, sr, rng=rng) for w in wav])
+                y = torch.nn.functional.one_hot(torch.as_tensor(train_y[idx]), n_classes).float()
+                with torch.no_grad():
+                    x = model.featurize(torch.from_numpy(wav).to(device))
+                    if augmentation is not None:
+                        x = augmentation.spectrogram(x, generator=gen)
+                        x, y = augmentation.batch(x, y, generator=gen)
+                y = y.to(device)
+                if len(idx) == 1:     # batch-norm needs 2 samples in training mode
+                    x, y = x.repeat(2, 1, 1, 1), y.repeat(2, 1)
+                logits = net(x)
+                logp = torch.log_softmax(logits, dim=1)
+                per = -(y * logp * (cw if cw is not None else 1.0)).sum(dim=1)
+                norm = (y * cw).sum(dim=1).mean() if cw is not None else 1.0
+                loss = per.mean() / norm
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                tot_loss += float(loss) * len(y)
+                tot_correct += float((logits.argmax(1) == y.argmax(1)).sum())
+                tot_n += len(y)
+                bar.update(1)
+                bar.set_postfix(epoch=epoch, loss=f"{tot_loss / tot_n:.3f}",
+                                acc=f"{tot_correct / tot_n:.3f}",
+                                val=f"{best:.3f}" if best > -np.inf else "-")
+            entry = {"epoch": epoch, "train_loss": tot_loss / max(tot_n, 1),
+                     "train_accuracy": tot_correct / max(tot_n, 1), "val_loss": None,
+                     "val_accuracy": None, "lr": float(opt.param_groups[0]["lr"])}
+            if len(val_clips):
+                proba = evaluate_clips(model, val_clips, aggregation=aggregation)
+                entry["val_loss"] = float(-np.mean(np.log(np.clip(
+                    proba[np.arange(len(val_y)), val_y], 1e-7, 1))))
+                entry["val_accuracy"] = float(balanced_accuracy_score(val_y, proba.argmax(1)))
+                score = entry["val_accuracy"] - 1e-3 * entry["val_loss"]
+            else:
+                score = -entry["train_loss"]
+            history.append(entry)
+            if score > best:
+                best, best_epoch = score, epoch
+                best_state = copy.deepcopy(net.state_dict())
+            elif epoch - best_epoch >= config.patience:
+                stopped_early = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.write("interrupted: keeping the best epoch so far")
+    finally:
+        bar.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    model.prepare_inference()
+    return history, {"best_epoch": best_epoch, "interrupted": interrupted,
+                     "stopped_early": stopped_early, "wall_s": time.perf_counter() - t0,
+                     "epochs_run": len(history)}

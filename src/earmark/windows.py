@@ -1,0 +1,137 @@
+"""Analysis windows: cutting audio into fixed windows, and aggregating window scores to clips.
+
+Placement (documented in :class:`earmark.FeatureConfig`): windows start at 0, hop, 2*hop... while
+they fit; if the end of the clip is not covered, one more window is placed flush with the end; a
+clip shorter than one window becomes a single window, zero-padded after the audio.
+"""
+
+import numpy as np
+
+from ._validation import check_choice
+from .errors import ParameterError
+
+__all__ = ["window_starts", "frame_windows", "iter_windows", "aggregate", "AGGREGATIONS"]
+
+AGGREGATIONS = ("mean", "max", "vote")
+
+
+def window_starts(n_samples, window, hop):
+    """Start sample of every analysis window of a clip of ``n_samples`` samples.
+
+    Examples
+    --------
+    >>> window_starts(25, 10, 5).tolist()
+    [0, 5, 10, 15]
+    >>> window_starts(27, 10, 5).tolist()
+    [0, 5, 10, 15, 17]
+    >>> window_starts(4, 10, 5).tolist()
+    [0]
+    """
+    if n_samples <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, n_samples - window + 1, hop, dtype=np.int64)
+    if starts[-1] + window < n_samples:
+        starts = np.append(starts, n_samples - window)
+    return starts
+
+
+def frame_windows(y, window, hop):
+    """Cut a 1-D signal into windows: returns (windows (n, window) float32, starts (n,) samples).
+
+    Examples
+    --------
+    >>> w, s = frame_windows(np.arange(4, dtype=np.float32), 6, 3)
+    >>> w.tolist(), s.tolist()
+    ([[0.0, 1.0, 2.0, 3.0, 0.0, 0.0]], [0])
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ParameterError(f"frame_windows expects a 1-D signal; got shape {y.shape}.")
+    starts = window_starts(len(y), window, hop)
+    if len(y) < window:
+        out = np.zeros((1, window), np.float32)
+        out[0, :len(y)] = y
+        return out, starts
+    idx = starts[:, None] + np.arange(window)[None, :]
+    return y[idx], starts
+
+
+def iter_windows(blocks, window, hop, *, batch=256):
+    """Windows of a long signal given as an iterator of 1-D blocks, in batches.
+
+    Yields ``(windows (n, window), starts (n,))``, exactly the windows :func:`frame_windows` would
+    cut from the concatenated signal, while holding at most one block plus one batch in memory.
+    """
+    buf = np.zeros(0, np.float32)
+    offset = 0          # index of buf[0] in the whole signal
+    next_start = 0
+    last_start = -1
+    total = 0
+    pending_w, pending_s = [], []
+
+    def flush():
+        w, s = np.stack(pending_w), np.asarray(pending_s, np.int64)
+        pending_w.clear()
+        pending_s.clear()
+        return w, s
+
+    for block in blocks:
+        buf = np.concatenate([buf, np.asarray(block, np.float32)])
+        total += len(block)
+        while next_start + window <= total:
+            a = next_start - offset
+            pending_w.append(buf[a:a + window].copy())
+            pending_s.append(next_start)
+            last_start = next_start
+            next_start += hop
+            if len(pending_w) >= batch:
+                yield flush()
+        # keep what the next window, or a final flush-with-end window, may still need
+        keep_from = max(offset, min(next_start, total - window))
+        buf = buf[keep_from - offset:]
+        offset = keep_from
+    if total < window:
+        if total:
+            w = np.zeros(window, np.float32)
+            w[:total] = buf[:total]
+            pending_w.append(w)
+            pending_s.append(0)
+    elif last_start + window < total:
+        a = total - window - offset
+        pending_w.append(buf[a:a + window].copy())
+        pending_s.append(total - window)
+    if pending_w:
+        yield flush()
+
+
+def aggregate(scores, *, method="mean"):
+    """Aggregate window scores (n_windows, n_classes) into one clip score vector.
+
+    Parameters
+    ----------
+    scores : array (n_windows, n_classes)
+        Class probabilities per window.
+    method : {'mean', 'max', 'vote'}
+        'mean' is probabilistic voting (average of the window probabilities); 'max' takes each
+        class's largest window probability (then renormalised to sum to one); 'vote' is the
+        fraction of windows whose top class is each class (majority vote; ties go to the higher
+        mean probability).
+
+    Examples
+    --------
+    >>> aggregate(np.array([[0.6, 0.4], [0.2, 0.8]]), method="mean").tolist()
+    [0.4, 0.6]
+    """
+    check_choice(method, "method", "aggregate", AGGREGATIONS)
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] == 0:
+        raise ParameterError(f"aggregate expects scores of shape (n_windows>0, n_classes); got "
+                             f"{s.shape}.")
+    if method == "mean":
+        return s.mean(axis=0)
+    if method == "max":
+        m = s.max(axis=0)
+        return m / m.sum() if m.sum() > 0 else m
+    votes = np.bincount(s.argmax(axis=1), minlength=s.shape[1]).astype(np.float64)
+    # tie-break: a tiny share of the mean probability, so argmax picks the more probable class
+    return votes / votes.sum() + 1e-9 * s.mean(axis=0)
