@@ -212,7 +212,11 @@ def content_hash(path):
     h = hashlib.sha1(f"{meta.sample_rate}:{meta.channels}:".encode())
     try:
         for raw in sf.blocks(path, blocksize=1 << 18, dtype="float32", always_2d=True):
+            if not np.all(np.isfinite(raw)):
+                raise AudioError(path, "audio contains NaN or infinite samples")
             _update_hash(h, raw)
+    except AudioError:
+        raise
     except Exception as exc:
         raise _open_error(path, exc) from None
     return h.hexdigest()

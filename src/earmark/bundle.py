@@ -66,7 +66,7 @@ def write_bundle(path, *, meta, arrays):
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for i, (name, arr) in enumerate(sorted(arrays.items())):
-                arr = np.ascontiguousarray(arr)
+                arr = np.asarray(arr)   # not ascontiguousarray: it turns 0-d arrays into 1-d
                 if arr.dtype == object:
                     raise ModelFileError(f"array {name!r} has dtype object; only numeric arrays "
                                          "can be saved")

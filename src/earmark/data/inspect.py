@@ -17,12 +17,19 @@ SILENT_DBFS = -60.0
 CLIPPED_FRACTION = 0.001
 
 
+def _text_or_none(v):
+    # pandas reads an empty manifest cell as NaN, not None
+    return None if v is None or v != v else str(v)
+
+
 def _db(x):
     return float(20 * np.log10(max(float(x), 1e-10)))
 
 
 def _file_stats(path):
     y, sr = sf.read(path, dtype="float32", always_2d=True)
+    if not np.all(np.isfinite(y)):
+        raise ValueError("audio contains NaN or infinite samples")
     a = np.abs(y)
     peak = float(a.max()) if a.size else 0.0
     rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if a.size else 0.0
@@ -63,8 +70,7 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
         end = i.duration_s if row.end_s != row.end_s else row.end_s
         fold = getattr(row, fold_column, None) if has_folds else None
         files.append({"path": row.path, "label": row.label,
-                      "fold": None if fold is None else str(fold),
-                      "group": None if row.group is None else str(row.group),
+                      "fold": _text_or_none(fold), "group": _text_or_none(row.group),
                       "duration_s": float(end - start), "sample_rate": i.sample_rate,
                       "channels": i.channels, **s,
                       "silent": s["peak_dbfs"] < SILENT_DBFS,
@@ -79,8 +85,9 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
     folds = None
     if has_folds:
         folds = {}
-        for f, lab in zip(t[fold_column].astype(str), t["label"]):
-            folds.setdefault(f, Counter())[lab] += 1
+        for f, lab in zip(t[fold_column], t["label"]):
+            if _text_or_none(f) is not None:     # a clip without a fold is in no fold
+                folds.setdefault(str(f), Counter())[lab] += 1
         folds = {f: dict(sorted(c.items())) for f, c in sorted(folds.items())}
     by_hash = defaultdict(list)
     for f in files:
