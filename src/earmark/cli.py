@@ -14,6 +14,7 @@ import os
 import sys
 import time
 
+from .augment.plan import SPEC_HELP
 from .errors import EarmarkError
 
 __all__ = ["main"]
@@ -21,16 +22,17 @@ __all__ = ["main"]
 
 def _add_model_options(p):
     g = p.add_argument_group("model and training")
-    g.add_argument("--model", default="cnn", help="cnn (default, modern small CNN) or sbcnn "
-                   "(SB-CNN baseline, fastest)")
-    g.add_argument("--epochs", type=int, default=40)
+    g.add_argument("--model", default="sbcnn", help="sbcnn (default: SB-CNN, best measured and "
+                   "fastest) or cnn (deeper modern small CNN)")
+    g.add_argument("--epochs", type=int, default=30)
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--learning-rate", type=float, default=3e-3)
+    g.add_argument("--val-fraction", type=float, default=0.0, help="carve this fraction of "
+                   "the training clips out by group for early stopping (default 0: train on all "
+                   "clips for --epochs)")
     g.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     g.add_argument("--balance", default="loss", choices=("loss", "sampler", "none"))
-    g.add_argument("--augment", default="default",
-                   help="'default', 'none', or a list: shift,stretch,pitch,gain,noise,"
-                        "noise:DIR,ir:DIR,mixup,specaugment")
+    g.add_argument("--augment", default="default", help=SPEC_HELP)
     g.add_argument("--aggregation", default="mean", choices=("mean", "max", "vote"))
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -64,7 +66,8 @@ def _estimator(args):
     return SoundClassifier(model=args.model, features=FeatureConfig(**feats),
                            aggregation=args.aggregation, epochs=args.epochs,
                            batch_size=args.batch_size, learning_rate=args.learning_rate,
-                           patience=args.patience, balance=args.balance, augment=augment,
+                           patience=args.patience, val_fraction=args.val_fraction,
+                           balance=args.balance, augment=augment,
                            seed=args.seed, device=args.device, progress=not args.quiet)
 
 

@@ -92,8 +92,9 @@ def normalize_windows(x, *, mode, mean=None, std=None):
         m = x.mean(dim=(-2, -1), keepdim=True)
         s = x.std(dim=(-2, -1), keepdim=True).clamp_min(1e-5)
         return (x - m) / s
-    mean_t = torch.as_tensor(np.asarray(mean, np.float32)).view(1, 1, -1, 1)
-    std_t = torch.as_tensor(np.asarray(std, np.float32)).view(1, 1, -1, 1).clamp_min(1e-5)
+    mean_t = torch.as_tensor(np.asarray(mean, np.float32), device=x.device).view(1, 1, -1, 1)
+    std_t = torch.as_tensor(np.asarray(std, np.float32), device=x.device).view(1, 1, -1, 1)
+    std_t = std_t.clamp_min(1e-5)
     return (x - mean_t) / std_t
 
 

@@ -50,12 +50,12 @@ class TrainConfig:
         Epochs during which pretrained backbone parameters stay frozen (transfer learning).
     """
 
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 3e-3
     weight_decay: float = 1e-2
     patience: int = 10
-    val_fraction: float = 0.15
+    val_fraction: float = 0.0
     balance: str = "loss"
     backbone_lr_scale: float = 0.1
     freeze_epochs: int = 0
@@ -123,8 +123,18 @@ def evaluate_clips(model, clips, *, aggregation="mean", batch=256):
                      for i in range(len(clips))])
 
 
+def _precompute_variants(augmentation, clips, sample_rate, *, n_variants, cache_dir, progress):
+    """K variants per clip through the slow transforms (pitch, stretch), cached on disk."""
+    if augmentation is None or not augmentation.precomputed_transforms:
+        return None
+    return [augmentation.precompute(c, sample_rate, n_variants=n_variants, cache_dir=cache_dir)
+            for c in tqdm(clips, desc="augmenting (precomputed variants)", unit="clip",
+                          disable=not progress)]
+
+
 def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), config=None,
-                       augmentation=None, seed=0, aggregation="mean", progress=True):
+                       augmentation=None, seed=0, aggregation="mean", progress=True,
+                       n_variants=4, cache_dir=None):
     """Train ``model`` (a :class:`~earmark.models.neural.NeuralWindowModel`) in place.
 
     Parameters
@@ -132,8 +142,10 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     train_clips, val_clips : list of 1-D float32 arrays at ``model.features.sample_rate``
     train_y, val_y : int arrays of class indices
     config : TrainConfig
-    augmentation : object with ``waveform``, ``spectrogram`` and ``batch`` methods, or None
-        See :mod:`earmark.augment`.
+    augmentation : earmark.augment.Augmentation or None
+        Slow waveform transforms (pitch-shift, time-stretch) are precomputed once per clip into
+        ``n_variants`` variants (cached in ``cache_dir``, keyed by content hash + parameters) and
+        one variant is drawn per window; the others run on the fly.
 
     Returns
     -------
@@ -155,6 +167,9 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     # normalisation statistics from every training window, before any augmentation
     model.fit_normalization(np.concatenate(
         [frame_windows(c, window, fc.hop_samples)[0] for c in train_clips]))
+
+    variants = _precompute_variants(augmentation, train_clips, sr, n_variants=n_variants,
+                                    cache_dir=cache_dir, progress=progress)
 
     net = model.net
     backbone = list(getattr(net, "backbone_parameters", lambda: [])())
@@ -186,9 +201,13 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 idx = order[b * config.batch_size:(b + 1) * config.batch_size]
                 if len(idx) == 0:
                     continue
-                wav = np.stack([_draw_window(train_clips[i], window, rng) for i in idx])
+                clips = ([train_clips[i] for i in idx] if variants is None
+                         else [variants[i].choose(rng) for i in idx])
+                wav = np.stack([_draw_window(c, window, rng) for c in clips])
                 if augmentation is not None:
-                    wav = np.stack([augmentation.waveform(w, sr, rng=rng) for w in wav])
+                    wav = np.stack([augmentation.waveform(w, sr, rng=rng,
+                                                          precomputed=variants is not None)
+                                    for w in wav])
                 y = torch.nn.functional.one_hot(torch.as_tensor(train_y[idx]), n_classes).float()
                 with torch.no_grad():
                     x = model.featurize(torch.from_numpy(wav).to(device))
@@ -207,7 +226,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 loss.backward()
                 opt.step()
                 sched.step()
-                tot_loss += float(loss) * len(y)
+                tot_loss += float(loss.detach()) * len(y)
                 tot_correct += float((logits.argmax(1) == y.argmax(1)).sum())
                 tot_n += len(y)
                 bar.update(1)

@@ -1,14 +1,17 @@
 """CNNs trained from scratch on log-mel windows.
 
-- :class:`SBCNN`: the SB-CNN baseline of Salamon & Bello (2017): three 5x5 convolutions with
-  (4, 2) max-pooling, global average pooling and a small dense layer. Small and fast; the one to
-  use for streaming and very long recordings.
+- :class:`SBCNN`: the SB-CNN of Salamon & Bello (2017): three 5x5 convolutions with (4, 2)
+  max-pooling, then the feature map flattened into a 64-unit dense layer. Small and fast; the one
+  to use for streaming and very long recordings.
 - :class:`SmallCNN`: a modern small CNN in the style of the PANNs CNN6/10 and DCASE baselines:
-  four stages of two 3x3 conv + batch-norm + ReLU, 2x2 average pooling, then frequency-mean and
-  time-(mean + max) pooling and dropout. Stronger, a few times slower.
+  four stages of two 3x3 conv + batch-norm + ReLU with 2x2 average pooling, then mean + max
+  pooling over time only. Stronger, a few times slower.
+
+Both keep *where in frequency* a pattern sits (flattened, or pooled over time only): a kick and
+a hi-hat differ mostly in that, and global pooling over frequency would throw it away.
 
 Both take (n, 1, n_features, frames) tensors and return logits (n, n_classes); they know nothing
-about files or labels.
+about files or labels. The input size is fixed at construction (``n_features``, ``frames``).
 """
 
 import torch
@@ -17,17 +20,23 @@ from torch import nn
 __all__ = ["SBCNN", "SmallCNN", "NETWORKS", "build_network"]
 
 
+def _out_size(size, pools):
+    for k in pools:
+        size = -(-size // k)        # ceil_mode pooling
+    return size
+
+
 class SBCNN(nn.Module):
-    """SB-CNN-like baseline.
+    """SB-CNN (Salamon & Bello, 2017) with batch-norm.
 
     Examples
     --------
-    >>> net = SBCNN(n_classes=3)
+    >>> net = SBCNN(n_classes=3, n_features=64, frames=44)
     >>> net(torch.zeros(2, 1, 64, 44)).shape
     torch.Size([2, 3])
     """
 
-    def __init__(self, n_classes, *, width=24, dropout=0.3):
+    def __init__(self, n_classes, *, n_features=64, frames=44, width=24, dropout=0.5):
         super().__init__()
         w1, w2 = width, 2 * width
 
@@ -39,14 +48,13 @@ class SBCNN(nn.Module):
             *block(1, w1), nn.MaxPool2d((4, 2), ceil_mode=True),
             *block(w1, w2), nn.MaxPool2d((4, 2), ceil_mode=True),
             *block(w2, w2))
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(w2, 64), nn.ReLU(inplace=True),
-                                  nn.Dropout(dropout), nn.Linear(64, n_classes))
-
-    def embed(self, x):
-        return self.features(x).mean(dim=(2, 3))
+        flat = w2 * _out_size(n_features, (4, 4)) * _out_size(frames, (2, 2))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, 64),
+                                  nn.ReLU(inplace=True), nn.Dropout(dropout),
+                                  nn.Linear(64, n_classes))
 
     def forward(self, x):
-        return self.head(self.embed(x))
+        return self.head(self.features(x))
 
 
 class _ConvBlock(nn.Module):
@@ -63,16 +71,17 @@ class _ConvBlock(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Modern small CNN (CNN6/10-style), global mean+max pooling over time.
+    """Modern small CNN (CNN6/10-style), mean + max pooling over time, frequency kept.
 
     Examples
     --------
-    >>> net = SmallCNN(n_classes=3)
+    >>> net = SmallCNN(n_classes=3, n_features=64, frames=44)
     >>> net(torch.zeros(2, 1, 64, 44)).shape
     torch.Size([2, 3])
     """
 
-    def __init__(self, n_classes, *, widths=(32, 64, 128, 128), dropout=0.3):
+    def __init__(self, n_classes, *, n_features=64, frames=44, widths=(32, 64, 128, 128),
+                 dropout=0.3, embed_dim=256):
         super().__init__()
         self.bn0 = nn.BatchNorm2d(1)
         layers, cin = [], 1
@@ -82,23 +91,22 @@ class SmallCNN(nn.Module):
                 layers.append(nn.AvgPool2d(2, ceil_mode=True))
             cin = w
         self.features = nn.Sequential(*layers)
+        bands = _out_size(n_features, (2,) * (len(widths) - 1))
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(cin, cin)
-        self.out = nn.Linear(cin, n_classes)
-
-    def embed(self, x):
-        h = self.features(self.bn0(x)).mean(dim=2)          # (n, c, frames): mean over frequency
-        h = h.mean(dim=2) + h.amax(dim=2)                   # time: mean + max
-        return torch.relu(self.fc(self.dropout(h)))
+        self.fc = nn.Linear(cin * bands, embed_dim)
+        self.out = nn.Linear(embed_dim, n_classes)
 
     def forward(self, x):
-        return self.out(self.dropout(self.embed(x)))
+        h = self.features(self.bn0(x))                      # (n, c, bands, frames)
+        h = h.mean(dim=3) + h.amax(dim=3)                   # pool time only
+        h = torch.relu(self.fc(self.dropout(h.flatten(1))))
+        return self.out(self.dropout(h))
 
 
 #: name -> (class, description)
 NETWORKS = {
-    "sbcnn": (SBCNN, "SB-CNN-like baseline: 3 conv layers, fast (streaming, long files)"),
-    "cnn": (SmallCNN, "modern small CNN: 4 double-conv stages, mean+max pooling (default)"),
+    "sbcnn": (SBCNN, "SB-CNN baseline: 3 conv layers + dense, fast (streaming, long files)"),
+    "cnn": (SmallCNN, "modern small CNN: 4 double-conv stages, time pooling (default)"),
 }
 
 

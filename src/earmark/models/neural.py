@@ -33,7 +33,8 @@ class NeuralWindowModel:
         self.features = features
         self.network_kwargs = dict(network_kwargs or {})
         self.device = torch.device(device)
-        self.net = build_network(network, self.n_classes, **self.network_kwargs)
+        self.net = build_network(network, self.n_classes, n_features=features.n_features,
+                                 frames=features.frames_per_window, **self.network_kwargs)
         self.frontend = FeatureExtractor(features)
         self.norm_mean = None
         self.norm_std = None

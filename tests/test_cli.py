@@ -1,0 +1,104 @@
+"""The real commands, run as a user would run them (python -m earmark)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from _signals import SR, make_clip, write_dataset
+
+FAST_ARGS = ["--model", "sbcnn", "--epochs", "8", "--batch-size", "16", "--augment", "none",
+             "--sample-rate", str(SR), "--n-fft", "256", "--hop-length", "128", "--n-mels", "32",
+             "--window-s", "0.5", "-q"]
+
+
+def run(*args, ok=True):
+    p = subprocess.run([sys.executable, "-m", "earmark", *map(str, args)], capture_output=True,
+                       text=True, timeout=600)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("cli"), per_class=10, seed=1, groups=3)
+
+
+def test_inspect_prints_counts_and_writes_json(data, tmp_path):
+    p = run("inspect", data, "--json", tmp_path / "i.json", "-q")
+    assert "30 clips in 3 classes" in p.stdout
+    assert "problems: none" in p.stdout
+    r = json.loads((tmp_path / "i.json").read_text())
+    assert r["classes"]["low"]["count"] == 10
+    assert r["folds"] == {"1": {"high": 4, "low": 4, "noise": 4},
+                          "2": {"high": 3, "low": 3, "noise": 3},
+                          "3": {"high": 3, "low": 3, "noise": 3}}
+
+
+def test_inspect_reports_duplicate_leak(data, tmp_path):
+    import shutil
+    d = tmp_path / "d"
+    shutil.copytree(data, d)
+    meta = (d / "metadata.csv").read_text().splitlines()
+    shutil.copy(d / "low/low_00.wav", d / "low/copy_of_low_00.wav")
+    meta.append("low/copy_of_low_00.wav,low,2,g1")   # low_00 is in fold 1
+    (d / "metadata.csv").write_text("\n".join(meta) + "\n")
+    p = run("inspect", d, "-q", "--strict", ok=False)
+    assert p.returncode == 1
+    assert "1 across folds (leakage)" in p.stdout and "LEAK" in p.stdout
+
+
+def test_train_evaluate_predict(data, tmp_path):
+    model = tmp_path / "m.earmark"
+    run("train", data, "--out", model, *FAST_ARGS)
+    assert model.stat().st_size > 10_000
+
+    cv = tmp_path / "cv.json"
+    p = run("evaluate", data, "--folds", "fold", "--json", cv, *FAST_ARGS)
+    r = json.loads(cv.read_text())
+    assert {"balanced_accuracy", "accuracy", "macro_f1", "folds"} <= set(r)
+    assert [f["fold"] for f in r["folds"]] == ["1", "2", "3"]
+    assert sum(f["n_test"] for f in r["folds"]) == 30
+    assert r["balanced_accuracy"] == pytest.approx(np.mean([f["balanced_accuracy"]
+                                                            for f in r["folds"]]))
+    assert (tmp_path / "cv_confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert "balanced accuracy" in p.stdout
+
+    rng = np.random.default_rng(9)
+    more = tmp_path / "more"
+    more.mkdir()
+    sf.write(more / "a.wav", make_clip("high", rng), SR)
+    sf.write(more / "b.flac", make_clip("low", rng), SR)
+    (more / "broken.wav").write_bytes(b"not audio at all")
+    one = tmp_path / "one.wav"
+    sf.write(one, make_clip("noise", rng), SR)
+    out = tmp_path / "pred.csv"
+    p = run("predict", model, one, more, "--out", out, "-q")
+    t = pd.read_csv(out)
+    assert list(t.columns) == ["path", "label", "high", "low", "noise", "error"]
+    assert len(t) == 4 and t["error"].notna().sum() == 1
+    assert "1 with errors" in p.stdout
+
+    out_w = tmp_path / "pred_windows.csv"
+    run("predict", model, one, "--out", out_w, "--windows", "-q")
+    tw = pd.read_csv(out_w)
+    assert {"start_s", "end_s"} <= set(tw.columns) and len(tw) >= 2
+
+
+def test_grouped_kfold_and_bad_input(data, tmp_path):
+    cv = tmp_path / "cv.json"
+    run("evaluate", data, "--groups", "group", "--k", "3", "--json", cv, *FAST_ARGS,
+        "--epochs", "2")
+    r = json.loads(cv.read_text())
+    assert r["protocol"] == "groups=group, k=3" and len(r["folds"]) == 3
+
+    p = run("train", tmp_path / "nope", "--out", tmp_path / "x.earmark", ok=False)
+    assert p.returncode == 2 and "no such file or folder" in p.stderr
+    p = run("predict", tmp_path / "missing.earmark", data, "--out", tmp_path / "p.csv", ok=False)
+    assert p.returncode == 2 and "model file not found" in p.stderr
+    assert not (tmp_path / "p.csv").exists()
