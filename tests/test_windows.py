@@ -69,8 +69,8 @@ def test_iter_windows_equals_frame_windows(rng, window, hop, n):
 
 
 def test_iter_windows_streams_instead_of_reading_everything_first():
-    # 1000 blocks of 100 samples, window = hop = 50, batch 8: the first batch (400 samples) must
-    # come after about 4 blocks, not after the whole stream was read.
+    # 1000 blocks of 100 samples, window = hop = 50, batch 8: windows come out block by block
+    # (at most `batch` at a time), not after the whole stream was read.
     consumed = []
 
     def blocks():
@@ -80,9 +80,14 @@ def test_iter_windows_streams_instead_of_reading_everything_first():
 
     it = iter_windows(blocks(), 50, 50, batch=8)
     w, s = next(it)
-    assert s.tolist() == list(range(0, 400, 50))
-    assert w[:, 0].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert len(consumed) <= 5
+    assert s.tolist() == [0, 50] and w[:, 0].tolist() == [0, 0]
+    assert len(consumed) == 1
+    for _ in range(3):
+        w, s = next(it)
+    assert s.tolist() == [300, 350] and w[:, 0].tolist() == [3, 3]
+    assert len(consumed) == 4
+    big = iter_windows(iter([np.zeros(1000, np.float32)]), 50, 50, batch=8)
+    assert [len(s) for _, s in big] == [8, 8, 4]
 
 
 # -- aggregation ---------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ import json
 import time
 
 import numpy as np
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
-                             precision_recall_fscore_support)
 
 from ._io import write_bytes_atomic
 from .bundle import library_versions
@@ -34,6 +32,9 @@ def classification_metrics(y_true, y_pred, labels):
     >>> round(m["balanced_accuracy"], 3), m["confusion_matrix"]
     (0.75, [[1, 0], [1, 1]])
     """
+    from sklearn.metrics import (accuracy_score, balanced_accuracy_score,  # slow import: lazy
+                                 confusion_matrix, f1_score, precision_recall_fscore_support)
+
     y_true = np.asarray(y_true, dtype=object)
     y_pred = np.asarray(y_pred, dtype=object)
     present = [c for c in labels if c in set(y_true) | set(y_pred)]

@@ -7,12 +7,12 @@ padding and a periodic Hann window, and the dB conversion is ``librosa.power_to_
 
 import functools
 
-import librosa
 import numpy as np
 import scipy.fft
 import torch
 
 from .config import FeatureConfig
+from .errors import ParameterError
 
 __all__ = ["FeatureExtractor", "log_mel", "mfcc", "normalize_windows"]
 
@@ -21,6 +21,8 @@ AMIN = 1e-10
 
 @functools.lru_cache(maxsize=16)
 def _mel_basis(sample_rate, n_fft, n_mels, fmin, fmax):
+    import librosa  # slow import (numba): only when a filter bank must be computed
+
     return torch.from_numpy(librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels,
                                                 fmin=fmin, fmax=fmax).astype(np.float32))
 
@@ -48,13 +50,21 @@ class FeatureExtractor(torch.nn.Module):
     torch.Size([2, 1, 64, 44])
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, mel_basis=None):
         super().__init__()
         self.config = config
         c = config
         fmax = c.fmax if c.fmax is not None else c.sample_rate / 2
-        self.register_buffer("mel_basis", _mel_basis(c.sample_rate, c.n_fft, c.n_mels,
-                                                     float(c.fmin), float(fmax)), persistent=False)
+        # a model file stores its filter bank, so prediction need not import librosa (~1 s)
+        if mel_basis is None:
+            mel_basis = _mel_basis(c.sample_rate, c.n_fft, c.n_mels, float(c.fmin), float(fmax))
+        else:
+            mel_basis = torch.as_tensor(np.asarray(mel_basis, np.float32))
+            expected = (c.n_mels, c.n_fft // 2 + 1)
+            if tuple(mel_basis.shape) != expected:
+                raise ParameterError(f"FeatureExtractor: mel_basis has shape "
+                                     f"{tuple(mel_basis.shape)}; the config needs {expected}.")
+        self.register_buffer("mel_basis", mel_basis, persistent=False)
         self.register_buffer("window", torch.hann_window(c.n_fft, periodic=True),
                              persistent=False)
         if c.kind == "mfcc":

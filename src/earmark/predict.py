@@ -33,12 +33,12 @@ def score_source(model, source, *, batch=256, block_s=60.0):
         starts, scores = [], []
         blocks = iter_blocks(path, sample_rate=fc.sample_rate, block_s=block_s)
         for w, s in iter_windows(blocks, fc.window_samples, fc.hop_samples, batch=batch):
-            scores.append(model.score_windows(w, batch=batch))
+            scores.append(model.score_windows(w))
             starts.append(s)
         return np.concatenate(starts) / fc.sample_rate, np.concatenate(scores)
     y, _ = load(path, sample_rate=fc.sample_rate, start_s=start_s, end_s=end_s)
     w, s = frame_windows(y, fc.window_samples, fc.hop_samples)
-    return s / fc.sample_rate + (start_s or 0.0), model.score_windows(w, batch=batch)
+    return s / fc.sample_rate + (start_s or 0.0), model.score_windows(w)
 
 
 def predict_table(model, labels, sources, *, windows=False, aggregation="mean", progress=True):

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import balanced_accuracy_score
 from tqdm.auto import tqdm
 
 from ._validation import check_choice, check_number
@@ -92,6 +91,11 @@ def _draw_window(clip, window, rng):
     return out
 
 
+def _balanced_accuracy(y_true, y_pred):
+    """Mean recall over the classes present in ``y_true`` (scikit-learn's definition)."""
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
+
+
 def _class_weights(y, n_classes):
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max(1, (counts > 0).sum()),
@@ -107,7 +111,7 @@ def _epoch_order(y, balance, rng):
     return rng.choice(len(y), size=len(y), replace=True, p=p / p.sum())
 
 
-def evaluate_clips(model, clips, *, aggregation="mean", batch=256):
+def evaluate_clips(model, clips, *, aggregation="mean"):
     """Clip probabilities (n_clips, n_classes): every window scored, then aggregated."""
     fc = model.features
     wins, owner = [], []
@@ -117,7 +121,7 @@ def evaluate_clips(model, clips, *, aggregation="mean", batch=256):
         owner.append(np.full(len(w), i))
     if not wins:
         return np.zeros((0, model.n_classes))
-    scores = model.score_windows(np.concatenate(wins), batch=batch)
+    scores = model.score_windows(np.concatenate(wins))
     owner = np.concatenate(owner)
     return np.stack([aggregate(scores[owner == i], method=aggregation)
                      for i in range(len(clips))])
@@ -172,6 +176,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                                     cache_dir=cache_dir, progress=progress)
 
     net = model.net
+    model._inference_net = None          # score with the network being trained
     backbone = list(getattr(net, "backbone_parameters", lambda: [])())
     backbone_ids = {id(p) for p in backbone}
     head = [p for p in net.parameters() if id(p) not in backbone_ids]
@@ -240,7 +245,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 proba = evaluate_clips(model, val_clips, aggregation=aggregation)
                 entry["val_loss"] = float(-np.mean(np.log(np.clip(
                     proba[np.arange(len(val_y)), val_y], 1e-7, 1))))
-                entry["val_accuracy"] = float(balanced_accuracy_score(val_y, proba.argmax(1)))
+                entry["val_accuracy"] = _balanced_accuracy(val_y, proba.argmax(1))
                 score = entry["val_accuracy"] - 1e-3 * entry["val_loss"]
             else:
                 score = -entry["train_loss"]

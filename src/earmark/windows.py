@@ -52,56 +52,44 @@ def frame_windows(y, window, hop):
         out = np.zeros((1, window), np.float32)
         out[0, :len(y)] = y
         return out, starts
-    idx = starts[:, None] + np.arange(window)[None, :]
-    return y[idx], starts
+    return np.lib.stride_tricks.sliding_window_view(y, window)[starts], starts
 
 
 def iter_windows(blocks, window, hop, *, batch=256):
     """Windows of a long signal given as an iterator of 1-D blocks, in batches.
 
-    Yields ``(windows (n, window), starts (n,))``, exactly the windows :func:`frame_windows` would
-    cut from the concatenated signal, while holding at most one block plus one batch in memory.
+    Yields ``(windows (n <= batch, window), starts (n,))``: concatenated, exactly the windows
+    :func:`frame_windows` would cut from the whole signal, while holding at most one block plus
+    one batch in memory.
     """
     buf = np.zeros(0, np.float32)
     offset = 0          # index of buf[0] in the whole signal
     next_start = 0
     last_start = -1
     total = 0
-    pending_w, pending_s = [], []
-
-    def flush():
-        w, s = np.stack(pending_w), np.asarray(pending_s, np.int64)
-        pending_w.clear()
-        pending_s.clear()
-        return w, s
-
     for block in blocks:
         buf = np.concatenate([buf, np.asarray(block, np.float32)])
         total += len(block)
-        while next_start + window <= total:
-            a = next_start - offset
-            pending_w.append(buf[a:a + window].copy())
-            pending_s.append(next_start)
-            last_start = next_start
-            next_start += hop
-            if len(pending_w) >= batch:
-                yield flush()
+        if next_start + window <= total:
+            starts = np.arange(next_start, total - window + 1, hop, dtype=np.int64)
+            view = np.lib.stride_tricks.sliding_window_view(buf, window)   # no copy
+            for i in range(0, len(starts), batch):
+                chunk = starts[i:i + batch]
+                yield view[chunk - offset], chunk
+            last_start = int(starts[-1])
+            next_start = last_start + hop
         # keep what the next window, or a final flush-with-end window, may still need
         keep_from = max(offset, min(next_start, total - window))
         buf = buf[keep_from - offset:]
         offset = keep_from
     if total < window:
         if total:
-            w = np.zeros(window, np.float32)
-            w[:total] = buf[:total]
-            pending_w.append(w)
-            pending_s.append(0)
+            w = np.zeros((1, window), np.float32)
+            w[0, :total] = buf[:total]
+            yield w, np.zeros(1, np.int64)
     elif last_start + window < total:
         a = total - window - offset
-        pending_w.append(buf[a:a + window].copy())
-        pending_s.append(total - window)
-    if pending_w:
-        yield flush()
+        yield buf[None, a:a + window].copy(), np.array([total - window], np.int64)
 
 
 def aggregate(scores, *, method="mean"):

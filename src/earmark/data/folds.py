@@ -1,7 +1,6 @@
 """Splits that keep groups together: cross-validation folds and validation carve-outs."""
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from ..errors import DatasetError, ParameterError
 
@@ -37,6 +36,8 @@ def cv_splits(dataset, *, folds=None, groups=None, n_splits=5, seed=0):
                                f"({names[0]!r}); cross-validation needs at least 2 folds")
         return [(name, np.flatnonzero(values != name), np.flatnonzero(values == name))
                 for name in names]
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold  # slow import: lazy
+
     g = dataset.column(groups)
     n_groups = len(set(g))
     if n_groups < n_splits:

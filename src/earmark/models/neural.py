@@ -5,8 +5,11 @@ transfer later): it owns the feature extractor, the normalisation statistics and
 knows nothing about files.
 """
 
+import copy
+
 import numpy as np
 import torch
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..config import FeatureConfig
 from ..features import FeatureExtractor, normalize_windows
@@ -27,7 +30,8 @@ class NeuralWindowModel:
     network_kwargs : dict
     """
 
-    def __init__(self, *, network, n_classes, features, network_kwargs=None, device="cpu"):
+    def __init__(self, *, network, n_classes, features, network_kwargs=None, device="cpu",
+                 mel_basis=None):
         self.network_name = network
         self.n_classes = int(n_classes)
         self.features = features
@@ -35,15 +39,17 @@ class NeuralWindowModel:
         self.device = torch.device(device)
         self.net = build_network(network, self.n_classes, n_features=features.n_features,
                                  frames=features.frames_per_window, **self.network_kwargs)
-        self.frontend = FeatureExtractor(features)
+        self.frontend = FeatureExtractor(features, mel_basis=mel_basis)
         self.norm_mean = None
         self.norm_std = None
+        self._inference_net = None
         self.to(self.device)
 
     def to(self, device):
         self.device = torch.device(device)
         self.net.to(self.device)
         self.frontend.to(self.device)
+        self._inference_net = None
         return self
 
     # -- features ---------------------------------------------------------------------------
@@ -72,26 +78,34 @@ class NeuralWindowModel:
                                  std=self.norm_std).to(self.device)
 
     # -- scoring ----------------------------------------------------------------------------
-    def score_windows(self, windows, *, batch=256):
-        """Class probabilities (n, n_classes) of waveform windows (n, window_samples)."""
+    def score_windows(self, windows, *, batch=32):
+        """Class probabilities (n, n_classes) of waveform windows (n, window_samples).
+
+        Small batches are faster on CPU (the feature maps stay in cache): measured 2x over 256.
+        """
         windows = np.asarray(windows, dtype=np.float32)
         if len(windows) == 0:
             return np.zeros((0, self.n_classes), np.float32)
-        self.net.eval()
+        net = self._inference_net or self.net
+        net.eval()
         out = []
         with torch.inference_mode():
             for i in range(0, len(windows), batch):
                 x = self.featurize(torch.from_numpy(windows[i:i + batch]).to(self.device))
                 if self.device.type == "cpu":
                     x = x.contiguous(memory_format=torch.channels_last)
-                out.append(torch.softmax(self.net(x), dim=1).float().cpu().numpy())
+                out.append(torch.softmax(net(x), dim=1).float().cpu().numpy())
         return np.concatenate(out)
 
     def prepare_inference(self):
-        """Switch to inference layout: eval mode, channels-last memory (faster convs on CPU)."""
+        """Build the inference copy of the network: eval mode, batch-norm folded into the
+        convolutions, channels-last memory on CPU. The trained network (and what is saved) is
+        untouched; scores agree to float rounding."""
         self.net.eval()
+        net = _fold_batchnorm(copy.deepcopy(self.net))
         if self.device.type == "cpu":
-            self.net.to(memory_format=torch.channels_last)
+            net.to(memory_format=torch.channels_last)
+        self._inference_net = net
         return self
 
     # -- state --------------------------------------------------------------------------------
@@ -100,6 +114,7 @@ class NeuralWindowModel:
         config = {"family": "neural", "network": self.network_name, "n_classes": self.n_classes,
                   "network_kwargs": self.network_kwargs}
         arrays = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+        arrays["frontend.mel_basis"] = self.frontend.mel_basis.cpu().numpy()
         if self.norm_mean is not None:
             arrays["norm.mean"] = self.norm_mean
             arrays["norm.std"] = self.norm_std
@@ -108,7 +123,8 @@ class NeuralWindowModel:
     @classmethod
     def from_state(cls, config, arrays, *, features, device="cpu"):
         model = cls(network=config["network"], n_classes=config["n_classes"], features=features,
-                    network_kwargs=config.get("network_kwargs"), device="cpu")
+                    network_kwargs=config.get("network_kwargs"), device="cpu",
+                    mel_basis=arrays.get("frontend.mel_basis"))
         sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
               if k.startswith("net.")}
         model.net.load_state_dict(sd, strict=True)
@@ -116,3 +132,17 @@ class NeuralWindowModel:
             model.norm_mean = np.asarray(arrays["norm.mean"], np.float32)
             model.norm_std = np.asarray(arrays["norm.std"], np.float32)
         return model.to(device).prepare_inference()
+
+
+def _fold_batchnorm(module):
+    """Fold every Conv2d directly followed by BatchNorm2d (in a Sequential) into one conv."""
+    for child in module.children():
+        _fold_batchnorm(child)
+    if isinstance(module, torch.nn.Sequential):
+        mods = list(module)
+        for i in range(len(mods) - 1):
+            if isinstance(mods[i], torch.nn.Conv2d) and isinstance(mods[i + 1],
+                                                                   torch.nn.BatchNorm2d):
+                module[i] = fuse_conv_bn_eval(mods[i], mods[i + 1])
+                module[i + 1] = torch.nn.Identity()
+    return module
