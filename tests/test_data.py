@@ -291,7 +291,7 @@ def test_inspect_dataset_counts_levels_duplicates_and_leaks(tmp_path, rng):
     assert len(leaks) == 1 and "dup_a.wav" in leaks[0] and "copy of dup_a.flac" in leaks[0]
     assert any("silent" in s for s in r["suggestions"])
     assert any("clipped" in s for s in r["suggestions"])
-    assert any("Mixed sample rates" in s for s in r["suggestions"])
+    assert any("sample rates (16000, 44100 Hz)" in s for s in r["suggestions"])
 
 
 def test_inspect_folder_dataset_finds_duplicates_without_leak(labelled_folder):

@@ -7,6 +7,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from ..audio import hash_samples
+from .suggest import extra_suggestions
 from .validate import find_problems
 
 __all__ = ["inspect_dataset", "SILENT_DBFS", "CLIPPED_FRACTION"]
@@ -108,37 +109,21 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
         if len(d["labels"]) > 1:
             problems.append(f"identical audio with different labels {d['labels']}: "
                             + ", ".join(d["paths"]))
-    return {"root": dataset.source, "n_files": len(set(t["path"])), "n_clips": len(t),
+    result = {"root": dataset.source, "n_files": len(set(t["path"])), "n_clips": len(t),
             "total_duration_s": float(sum(f["duration_s"] for f in files)),
             "classes": classes, "folds": folds,
             "sample_rates": {str(k): v for k, v in sorted(Counter(
                 f["sample_rate"] for f in files).items())},
             "channels": {str(k): v for k, v in sorted(Counter(
                 f["channels"] for f in files).items())},
-            "files": files, "duplicates": duplicates, "problems": problems,
-            "suggestions": _suggestions(files, classes)}
+            "files": files, "duplicates": duplicates, "problems": problems}
+    result["suggestions"] = _suggestions(result)
+    return result
 
 
-def _suggestions(files, classes):
-    out = []
-    if not files:
-        return out
-    d = np.array([f["duration_s"] for f in files])
-    med = float(np.median(d))
-    window = float(np.clip(np.round(np.percentile(d, 25) * 4) / 4, 0.25, 3.0))
-    out.append(f"Clip durations: median {med:.2f} s (25-75 %: {np.percentile(d, 25):.2f}-"
-               f"{np.percentile(d, 75):.2f} s). A window of about {window:g} s "
-               f"(--window-s {window:g}) covers most clips without much padding.")
-    counts = {k: v["count"] for k, v in classes.items()}
-    lo, hi = min(counts.values()), max(counts.values())
-    if lo and hi / lo >= 3:
-        out.append(f"Classes are imbalanced ({hi} vs {lo} clips): earmark balances the loss by "
-                   "default; judge models by balanced accuracy, not accuracy.")
-    rates = {f["sample_rate"] for f in files}
-    if len(rates) > 1:
-        low = min(rates)
-        out.append(f"Mixed sample rates ({sorted(rates)}): everything is resampled to the model "
-                   f"rate; above {low // 2} Hz some files carry no information.")
+def _suggestions(inspection):
+    out = extra_suggestions(inspection)
+    files = inspection["files"]
     n_silent = sum(f["silent"] for f in files)
     if n_silent:
         out.append(f"{n_silent} silent file(s) (peak below {SILENT_DBFS:g} dBFS): check them or "

@@ -17,88 +17,14 @@ from .html import (attrs, card, check_output_path, earmark_version, esc, fmt_db,
                    fmt_duration_long, fmt_int, fmt_seconds, page, table, write_atomic)
 from .media import clip_and_spectrogram
 
-__all__ = ["write_dataset_report", "suggest_window", "extra_suggestions", "pick_examples"]
+__all__ = ["write_dataset_report", "pick_examples"]
+
+# Lists of files are cut here: a report on 100,000 files must stay small and readable.
+_MAX_ROWS = 200
 
 _OWNER = "write_dataset_report"
 _REQUIRED = ("root", "n_files", "n_clips", "total_duration_s", "classes", "files", "duplicates",
              "problems", "suggestions")
-# Window lengths people actually use; a suggestion snaps to one of them.
-_NICE_WINDOWS_S = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0)
-# Lists of files are cut here: a report on 100,000 files must stay small and readable.
-_MAX_ROWS = 200
-
-
-def suggest_window(durations_s):
-    """Suggest an analysis window length and hop (seconds) from clip durations.
-
-    The window is the longest common length (0.25, 0.5, 1, 2, 3, 4, 5 or 10 s) not longer than the
-    median clip, so most clips fill at least one window without zero padding; the hop is half
-    the window.
-
-    Returns
-    -------
-    (window_s, hop_s, text) or None
-        None when there are no positive durations.
-
-    Examples
-    --------
-    >>> suggest_window([2.2, 2.5, 2.4])[:2]
-    (2.0, 1.0)
-    >>> suggest_window([0.1, 0.1])[:2]
-    (0.25, 0.125)
-    """
-    d = np.asarray([x for x in durations_s if x is not None and x > 0], dtype=float)
-    if d.size == 0:
-        return None
-    median = float(np.median(d))
-    p10, p90 = (float(v) for v in np.percentile(d, [10, 90]))
-    fitting = [w for w in _NICE_WINDOWS_S if w <= median + 1e-9]
-    window = fitting[-1] if fitting else _NICE_WINDOWS_S[0]
-    hop = window / 2
-    text = (f"Clip durations: median {median:.2f} s "
-            f"(10th–90th percentile {p10:.2f}–{p90:.2f} s). "
-            f"A window of {window:g} s with a hop of {hop:g} s fits the median clip; shorter "
-            "clips are zero-padded, longer ones are scored in several windows and aggregated.")
-    if p10 > 0 and p90 / p10 > 8:
-        text += (" Durations vary widely: long clips will dominate the training windows unless "
-                 "windows are drawn per clip.")
-    return window, hop, text
-
-
-def extra_suggestions(inspection):
-    """Suggestions the report adds from the per-file table: window length, class imbalance and
-    mixed sample rates.
-
-    Examples
-    --------
-    >>> extra_suggestions({"classes": {"a": {"count": 40}, "b": {"count": 5}},
-    ...                    "files": [], "sample_rates": {}})[0][:29]
-    'Classes are imbalanced: the l'
-    """
-    out = []
-    window = suggest_window([f.get("duration_s") for f in inspection.get("files", [])])
-    if window is not None:
-        out.append(window[2])
-    counts = {k: v["count"] for k, v in inspection.get("classes", {}).items() if v["count"] > 0}
-    if len(counts) > 1:
-        big = max(counts, key=lambda k: (counts[k], k))
-        small = min(counts, key=lambda k: (counts[k], k))
-        ratio = counts[big] / counts[small]
-        if ratio >= 3:
-            out.append(f"Classes are imbalanced: the largest, '{big}', has {counts[big]} clips and "
-                       f"the smallest, '{small}', {counts[small]} (ratio {ratio:.1f}). Judge "
-                       "models by balanced accuracy and macro F1, and train with class weights "
-                       "or balanced sampling.")
-    rates = sorted(int(r) for r, n in (inspection.get("sample_rates") or {}).items() if n)
-    if len(rates) > 1:
-        out.append(f"Files come at {len(rates)} sample rates ({', '.join(map(str, rates))} Hz). "
-                   f"earmark resamples everything to the feature sample_rate; with "
-                   f"sample_rate ≤ {rates[0]} Hz every class has content up to the same "
-                   "frequency, so the model cannot tell classes apart by their recording "
-                   "device's bandwidth.")
-    return out
-
-
 def pick_examples(files):
     """One example file per class: not silent, not clipped where possible, of the class's median
     duration (ties broken by path, so the choice is stable).
@@ -183,9 +109,6 @@ def _cards(ins):
 def _advice_section(ins):
     problems = ins["problems"]
     suggestions = list(ins["suggestions"])
-    for s in extra_suggestions(ins):
-        if s not in suggestions:
-            suggestions.append(s)
     parts = []
     if problems:
         shown = problems[:_MAX_ROWS]
