@@ -154,7 +154,8 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     Returns
     -------
     history : list of dict
-        One entry per epoch: train_loss, train_accuracy, val_loss, val_accuracy (balanced), lr.
+        One entry per epoch: train_loss, train_accuracy, val_loss, val_accuracy (balanced), lr,
+        epoch_s (seconds of training, without validation).
     info : dict
         best_epoch, interrupted (Ctrl-C), stopped_early, wall_s.
     """
@@ -200,6 +201,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
             for p in backbone:
                 p.requires_grad_(epoch > config.freeze_epochs)
             net.train()
+            t_epoch = time.perf_counter()
             order = _epoch_order(train_y, config.balance, rng)
             tot_loss = tot_correct = tot_n = 0.0
             for b in range(steps):
@@ -240,7 +242,8 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                                 val=f"{best:.3f}" if best > -np.inf else "-")
             entry = {"epoch": epoch, "train_loss": tot_loss / max(tot_n, 1),
                      "train_accuracy": tot_correct / max(tot_n, 1), "val_loss": None,
-                     "val_accuracy": None, "lr": float(opt.param_groups[0]["lr"])}
+                     "val_accuracy": None, "lr": float(opt.param_groups[0]["lr"]),
+                     "epoch_s": time.perf_counter() - t_epoch}
             if len(val_clips):
                 proba = evaluate_clips(model, val_clips, aggregation=aggregation)
                 entry["val_loss"] = float(-np.mean(np.log(np.clip(
