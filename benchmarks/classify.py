@@ -33,6 +33,8 @@ def main():
     ap.add_argument("--augment", default="default")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--window-s", type=float, default=None,
+                    help="analysis window (default: chosen from the clip durations)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     rows = []
@@ -41,7 +43,10 @@ def main():
         if not root.exists():
             raise SystemExit(f"{root} not found: build it with bash ../shared/bench/build_all.sh")
         t = time.perf_counter()
+        features = (None if args.window_s is None else
+                    earmark.FeatureConfig(window_s=args.window_s, hop_s=args.window_s / 2))
         r = earmark.cross_validate(root, folds="fold", model=args.model, epochs=args.epochs,
+                                   features=features,
                                    augment=None if args.augment == "none" else args.augment,
                                    seed=args.seed, progress=False)
         wall = time.perf_counter() - t

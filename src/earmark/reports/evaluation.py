@@ -406,6 +406,8 @@ def write_evaluation_report(result, path, *, audio_root=None, max_mistakes=12, p
                     f"<code>{esc(result.get('protocol', '?'))}</code> · "
                     f"model <code>{esc(_model_name(result))}</code>")
         name = os.path.basename(str(dataset).rstrip("/\\")) or str(dataset)
+        if name.lower() in ("metadata.csv", "manifest.csv"):     # a dataset folder's manifest
+            name = os.path.basename(os.path.dirname(str(dataset))) or name
         html_text = page(title=f"earmark evaluation — {name}",
                          subtitle_html=subtitle, cards_html=_summary_cards(result, bins),
                          sections=sections,
@@ -416,6 +418,13 @@ def write_evaluation_report(result, path, *, audio_root=None, max_mistakes=12, p
 
 
 def _model_name(result):
+    est = (result.get("config") or {}).get("estimator")
+    if isinstance(est, dict):            # what earmark.cross_validate records
+        recipe = est.get("recipe")
+        if recipe and recipe != "cnn":
+            return str(recipe)
+        if est.get("model"):
+            return str(est["model"])
     model = (result.get("config") or {}).get("model")
     if isinstance(model, dict):
         for key in ("name", "kind", "type", "architecture", "family"):
