@@ -4,6 +4,8 @@
 and :func:`earmark.load`.
 """
 
+import time
+
 import numpy as np
 import torch
 
@@ -53,16 +55,33 @@ def _augment_cache():
     return earmark_home() / "cache" / "augment"
 
 
+def _embedding_cache():
+    from .datasets import earmark_home
+    return earmark_home() / "cache" / "embeddings"
+
+
 class SoundClassifier:
-    """Classify sounds with a CNN trained on log-mel analysis windows.
+    """Classify sounds: a CNN trained on log-mel analysis windows, or a scikit-learn head on the
+    embeddings of a pretrained model.
 
     Parameters
     ----------
+    recipe : str
+        'cnn' (default): a CNN trained from scratch, chosen by ``model``.
+        'embed:<embedder>+<head>', e.g. 'embed:yamnet+logreg': a head ('logreg', 'svm', 'rf',
+        'mlp'; tuned by inner cross-validation, see :mod:`earmark.models.heads`) on the window
+        embeddings of 'yamnet', 'birdnet', 'efficientnet', 'classic' or 'onnx:PATH' (see
+        :mod:`earmark.models.embeddings`; pretrained ones are installed once with
+        ``earmark models install NAME``). The embedder fixes the sample rate and the windows
+        (``features`` must be None), and the epochs, learning rate, augmentation and
+        validation settings below do not apply. The embedder's licence is stored in the model
+        (BirdNET: non-commercial only).
     model : {'sbcnn', 'cnn'}
         'sbcnn' — the SB-CNN (default: the best measured on the drums and instruments
         benchmarks, and the fastest); 'cnn' — a deeper modern small CNN.
     features : FeatureConfig or dict or None
-        Front end and analysis windows; None uses ``FeatureConfig()``.
+        Front end and analysis windows; None uses ``FeatureConfig()`` (with an embedding
+        recipe: the embedder's own).
     aggregation : {'mean', 'max', 'vote'}
         How window scores become a clip score: mean (probabilistic voting), max, majority vote.
     epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, balance
@@ -84,10 +103,13 @@ class SoundClassifier:
     ----------
     classes_ : list of str
     history_ : list of dict
-        Per-epoch training curves.
+        Per-epoch training curves (empty for embedding recipes).
     train_info_ : dict
-        Best epoch, early stop, Ctrl-C, wall time, data summary.
-    model_ : NeuralWindowModel
+        Best epoch, early stop, Ctrl-C, wall time, data summary (embedding recipes: windows,
+        the head's inner-CV score and parameters, embedding-cache hits).
+    model_ : NeuralWindowModel or EmbeddingWindowModel
+    licence_ : str or None
+        Licence of the pretrained weights the model was built on (None for a CNN).
 
     Examples
     --------
@@ -97,12 +119,14 @@ class SoundClassifier:
     array(['kick'], dtype=object)
     >>> clf.save("drums.earmark")                                     # doctest: +SKIP
     >>> earmark.load("drums.earmark").predict_proba(["kick.wav"])      # doctest: +SKIP
+    >>> emb = earmark.SoundClassifier(recipe="embed:yamnet+logreg").fit("drums/")  # doctest: +SKIP
     """
 
-    def __init__(self, *, model="sbcnn", features=None, aggregation="mean", epochs=30,
+    def __init__(self, *, recipe="cnn", model="sbcnn", features=None, aggregation="mean", epochs=30,
                  batch_size=32, learning_rate=3e-3, weight_decay=1e-2, patience=10,
                  val_fraction=0.0, balance="loss", augment="default", seed=0, device="auto",
                  progress=True):
+        self.recipe = recipe
         self.model = model
         self.features = features
         self.aggregation = aggregation
@@ -120,8 +144,9 @@ class SoundClassifier:
 
     # -- scikit-learn conventions ---------------------------------------------------------------
     def get_params(self, deep=False):
-        return {k: getattr(self, k) for k in ("model", "features", "aggregation", *_TRAIN_KEYS,
-                                              "augment", "seed", "device", "progress")}
+        return {k: getattr(self, k) for k in ("recipe", "model", "features", "aggregation",
+                                              *_TRAIN_KEYS, "augment", "seed", "device",
+                                              "progress")}
 
     def set_params(self, **params):
         valid = self.get_params()
@@ -138,11 +163,32 @@ class SoundClassifier:
         return "SoundClassifier(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
 
     def _validate_params(self):
+        feats, train, augmentation, _ = self._validate()
+        return feats, train, augmentation
+
+    def _validate(self):
+        """(features, train config, augmentation, embedder or None); builds the embedder of an
+        embedding recipe (raising ModelNotInstalledError with the install command early)."""
+        from .models.embedded import parse_recipe
+
         o = "SoundClassifier"
+        recipe = parse_recipe(self.recipe, owner=o)
         check_choice(self.model, "model", o, tuple(NETWORKS))
         check_choice(self.aggregation, "aggregation", o, AGGREGATIONS)
         check_choice(self.device, "device", o, ("auto", "cpu", "cuda"))
         check_number(self.seed, "seed", o, low=0, closed="left", integer=True)
+        if recipe is not None:
+            from .models.embedded import embedder_features
+            from .models.embeddings import get_embedder
+
+            if self.features is not None:
+                raise ParameterError(
+                    f"The 'features' parameter of {o} must be None with recipe="
+                    f"{self.recipe!r}: the embedder fixes the sample rate and the windows. Got "
+                    f"{self.features!r} instead.")
+            embedder = get_embedder(recipe[0])
+            train = TrainConfig(**{k: getattr(self, k) for k in _TRAIN_KEYS})
+            return embedder_features(embedder), train, None, embedder
         if self.features is None:
             feats = FeatureConfig()
         elif isinstance(self.features, dict):
@@ -153,7 +199,7 @@ class SoundClassifier:
             raise ParameterError(f"The 'features' parameter of {o} must be a FeatureConfig, a "
                                  f"dict or None. Got {type(self.features).__name__} instead.")
         train = TrainConfig(**{k: getattr(self, k) for k in _TRAIN_KEYS})
-        return feats, train, _make_augmentation(self.augment, self.seed)
+        return feats, train, _make_augmentation(self.augment, self.seed), None
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
@@ -168,7 +214,7 @@ class SoundClassifier:
         dataset has it (recordings of one group never straddle train and validation).
         ``clips`` (decoded audio, in dataset order) skips decoding; cross-validation uses it.
         """
-        feats, train_cfg, augmentation = self._validate_params()
+        feats, train_cfg, augmentation, embedder = self._validate()
         dataset = load_dataset(data)
         if clips is None:
             validate_dataset(dataset, progress=self.progress)
@@ -176,6 +222,8 @@ class SoundClassifier:
         labels = dataset.labels
         y = np.array([labels.index(v) for v in dataset.table["label"]])
         groups = dataset.column(group_column) if dataset.has_column(group_column) else None
+        if embedder is not None:
+            return self._fit_embedding(embedder, dataset, clips, y, groups, group_column)
         tr, va = validation_split(y, groups, fraction=train_cfg.val_fraction, seed=self.seed)
         device = _resolve_device(self.device)
         torch.manual_seed(self.seed)
@@ -191,6 +239,7 @@ class SoundClassifier:
         self.train_config_ = train_cfg
         self.augmentation_ = augmentation
         self.model_ = model.to("cpu").prepare_inference()
+        self.licence_ = None
         self.history_ = history
         self.train_info_ = {**info, "n_train_clips": int(len(tr)), "n_val_clips": int(len(va)),
                             "class_counts": {c: int((y == i).sum()) for i, c in
@@ -199,10 +248,41 @@ class SoundClassifier:
                                 group_column if groups is not None else None}
         return self
 
+    def _fit_embedding(self, embedder, dataset, clips, y, groups, group_column):
+        from .models.embedded import EmbeddingWindowModel, parse_recipe
+
+        t0 = time.perf_counter()
+        labels = dataset.labels
+        model = EmbeddingWindowModel(embedder=embedder, head=parse_recipe(self.recipe)[1],
+                                     n_classes=len(labels), cache_dir=_embedding_cache())
+        model.fit(clips, y, groups=groups, seed=self.seed, progress=self.progress)
+        head = model.head_.config
+        self.classes_ = labels
+        self.features_ = model.features
+        self.train_config_ = None
+        self.augmentation_ = None
+        self.model_ = model
+        self.licence_ = model.licence
+        self.history_ = []
+        self.train_info_ = {
+            "best_epoch": None, "interrupted": False, "stopped_early": False,
+            "wall_s": time.perf_counter() - t0, "n_train_clips": int(len(y)), "n_val_clips": 0,
+            "n_train_windows": model.n_windows_,
+            "head": {"kind": head["kind"], "best_params": head.get("best_params"),
+                     "inner_cv_balanced_accuracy": head.get("inner_cv_score")},
+            "embedding_cache": {"clips_reused": model.cache_hits_,
+                                "clips_embedded": model.cache_misses_},
+            "class_counts": {c: int((y == i).sum()) for i, c in enumerate(labels)},
+            "dataset": dataset.source,
+            "group_column": group_column if groups is not None else None}
+        return self
+
     # -- prediction -------------------------------------------------------------------------------
     def predict_clips(self, clips):
         """Clip probabilities (n, n_classes) of decoded clips (1-D arrays at the model rate)."""
         self._check_fitted()
+        if hasattr(self.model_, "score_clips"):      # embeddings: through the embedding cache
+            return self.model_.score_clips(clips, aggregation=self.aggregation)
         return evaluate_clips(self.model_, clips, aggregation=self.aggregation)
 
     def predict_proba(self, sources):
@@ -240,19 +320,25 @@ class SoundClassifier:
         """Write the fitted model to one file (see :mod:`earmark.bundle`); returns the path."""
         self._check_fitted()
         model_cfg, arrays = self.model_.get_state()
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in ("features", "augment", "progress")}
+        if params["recipe"] == "cnn":
+            del params["recipe"]       # CNN model files keep the layout they always had
         meta = {
             "kind": "classifier",
             "labels": list(self.classes_),
             "features": self.features_.to_dict(),
             "aggregation": self.aggregation,
             "model": model_cfg,
-            "params": {k: v for k, v in self.get_params().items()
-                       if k not in ("features", "augment", "progress")},
-            "training": {"config": self.train_config_.to_dict(), "history": self.history_,
+            "params": params,
+            "training": {"config": None if self.train_config_ is None
+                         else self.train_config_.to_dict(), "history": self.history_,
                          "info": self.train_info_,
                          "augmentation": None if self.augmentation_ is None
                          else self.augmentation_.to_config()},
         }
+        if self.licence_ is not None:
+            meta["licence"] = self.licence_
         return write_bundle(path, meta=meta, arrays=arrays)
 
     @classmethod
@@ -262,16 +348,29 @@ class SoundClassifier:
         feats = FeatureConfig.from_dict(meta["features"])
         params = dict(meta.get("params", {}))
         params["device"] = "cpu"
+        family = meta["model"].get("family")
+        if family == "neural":
+            model = NeuralWindowModel.from_state(meta["model"], arrays, features=feats)
+            licence = None
+        elif family == "embedding":
+            from .models.embedded import EmbeddingWindowModel
+            try:
+                model = EmbeddingWindowModel.from_state(meta["model"], arrays, features=feats)
+            except ModelFileError as exc:       # not installed, another version: name the file
+                raise type(exc)(f"{path}: {exc}") from None
+            licence = model.licence
+        else:
+            raise ModelFileError(f"{path}: model family {family!r} is not known to this "
+                                 "earmark")
         clf = cls(**{k: v for k, v in params.items() if k in cls().get_params()},
-                  features=feats, progress=False)
-        if meta["model"].get("family") != "neural":
-            raise ModelFileError(f"{path}: model family {meta['model'].get('family')!r} is not "
-                                 "known to this earmark")
-        clf.model_ = NeuralWindowModel.from_state(meta["model"], arrays, features=feats)
+                  features=feats if family == "neural" else None, progress=False)
+        clf.model_ = model
+        clf.licence_ = licence
         clf.classes_ = list(meta["labels"])
         clf.features_ = feats
         training = meta.get("training", {})
-        clf.train_config_ = TrainConfig(**training.get("config", {}))
+        config = training.get("config", {})
+        clf.train_config_ = None if config is None else TrainConfig(**config)
         clf.history_ = training.get("history", [])
         clf.train_info_ = training.get("info", {})
         aug = training.get("augmentation")

