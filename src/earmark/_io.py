@@ -1,10 +1,13 @@
 """Atomic output: a file is either written whole or not at all, and what was there survives."""
 
 import contextlib
+import json
 import os
 import tempfile
 
-__all__ = ["atomic_path", "write_bytes_atomic"]
+import numpy as np
+
+__all__ = ["atomic_path", "write_bytes_atomic", "json_default", "write_json"]
 
 
 @contextlib.contextmanager
@@ -39,3 +42,17 @@ def write_bytes_atomic(path, data):
         with open(tmp, "wb") as f:
             f.write(data)
     return os.fspath(path)
+
+
+def json_default(o):
+    """``json.dumps(default=...)`` for NumPy scalars and arrays."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(obj, path):
+    """Write ``obj`` as indented JSON, atomically (NumPy values become plain JSON)."""
+    return write_bytes_atomic(path, json.dumps(obj, indent=1, default=json_default).encode())

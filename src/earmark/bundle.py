@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ._io import atomic_path
+from ._io import atomic_path, json_default
 from .errors import ModelFileError
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "write_bundle", "read_bundle", "library_versions"]
@@ -76,16 +76,8 @@ def write_bundle(path, *, meta, arrays):
                 z.writestr(member, buf.getvalue())
                 index[name] = {"file": member, "dtype": str(arr.dtype), "shape": list(arr.shape)}
             doc["arrays"] = index
-            z.writestr("earmark.json", json.dumps(doc, indent=1, default=_json_default))
+            z.writestr("earmark.json", json.dumps(doc, indent=1, default=json_default))
     return path
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def read_bundle(path):

@@ -6,12 +6,11 @@ split used for early stopping is carved out by group too. Audio is decoded once 
 """
 
 import base64
-import json
 import time
 
 import numpy as np
 
-from ._io import write_bytes_atomic
+from ._io import write_bytes_atomic, write_json
 from .bundle import library_versions
 from .classifier import SoundClassifier
 from .data import cv_splits, load_clips, load_dataset, validate_dataset
@@ -146,19 +145,6 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         "wall_s": time.perf_counter() - t0,
     })
     return result
-
-
-def write_json(result, path):
-    """Write a result dict as JSON, atomically."""
-    return write_bytes_atomic(path, json.dumps(result, indent=1, default=_default).encode())
-
-
-def _default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def write_confusion_png(result, path):
