@@ -38,7 +38,8 @@ def main():
 
     # a small model on generated classes, at the default front end (22.05 kHz, 1-s windows)
     data = write_dataset(work / "train", per_class=12, seed=0)
-    clf = earmark.SoundClassifier(model="sbcnn", epochs=3, augment=None, progress=False)
+    clf = earmark.SoundClassifier(model="sbcnn", epochs=3, augment=None, progress=False,
+                                  features=earmark.FeatureConfig())   # 1-s windows, 0.5-s hop
     model_path = clf.fit(data).save(work / "long.earmark")
 
     # one hour of alternating generated sounds, written in blocks (never held whole)

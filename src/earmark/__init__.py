@@ -19,7 +19,8 @@ Topic modules
     earmark.audio        decode, resample, mono, block iteration, content hashes
     earmark.windows      window placement and window → clip aggregation
     earmark.features     log-mel (torch, equal to librosa), MFCC, normalisation
-    earmark.models       CNNs and the window-scoring interface
+    earmark.models       CNNs, embedding models + scikit-learn heads, the window-scoring interface
+    earmark.embed        pretrained embeddings of every analysis window, to Parquet/CSV/NPZ
     earmark.augment      data augmentation, one transform per file
     earmark.train        the one training loop
     earmark.evaluate     metrics and cross-validation

@@ -11,9 +11,9 @@ _NICE_WINDOWS_S = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0)
 def suggest_window(durations_s):
     """Suggest an analysis window length and hop (seconds) from clip durations.
 
-    The window is the longest common length (0.25, 0.5, 1, 2, 3, 4, 5 or 10 s) not longer than the
-    median clip, so most clips fill at least one window without zero padding; the hop is half
-    the window.
+    The window is the longest common length (0.25, 0.5, 1, 2, 3, 4, 5 or 10 s) not longer than
+    1.1 x the median clip, so most clips fill at least one window with little zero padding; the
+    hop is half the window.
 
     Returns
     -------
@@ -32,7 +32,8 @@ def suggest_window(durations_s):
         return None
     median = float(np.median(d))
     p10, p90 = (float(v) for v in np.percentile(d, [10, 90]))
-    fitting = [w for w in _NICE_WINDOWS_S if w <= median + 1e-9]
+    # up to 10 % of padding is fine: a 0.99-s median still gets a 1-s window
+    fitting = [w for w in _NICE_WINDOWS_S if w <= 1.1 * median]
     window = fitting[-1] if fitting else _NICE_WINDOWS_S[0]
     hop = window / 2
     text = (f"Clip durations: median {median:.2f} s "

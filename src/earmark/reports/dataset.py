@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..errors import EarmarkError, ParameterError
 from . import plots
-from .html import (attrs, card, check_output_path, earmark_version, esc, fmt_db,
+from .html import (dataset_name, attrs, card, check_output_path, earmark_version, esc, fmt_db,
                    fmt_duration_long, fmt_int, fmt_seconds, page, table, write_atomic)
 from .media import clip_and_spectrogram
 
@@ -324,7 +324,7 @@ def write_dataset_report(inspection, path, *, progress=True):
         sections.append(_levels_section(inspection))
         bar.update(1)
         root = str(inspection["root"])
-        name = os.path.basename(root.rstrip("/\\")) or root
+        name = dataset_name(root)
         html_text = page(title=f"earmark dataset — {name}",
                          subtitle_html=f"<code>{esc(root)}</code>",
                          cards_html=_cards(inspection), sections=sections,

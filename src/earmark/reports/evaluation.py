@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from .._validation import check_number
 from ..errors import EarmarkError, ParameterError
 from . import plots
-from .html import (attrs, card, check_output_path, earmark_version, esc, fmt_duration_long,
+from .html import (dataset_name, attrs, card, check_output_path, earmark_version, esc, fmt_duration_long,
                    fmt_int, fmt_metric, fmt_seconds, page, pretty_json, table, write_atomic)
 from .media import MAX_CLIP_S, clip_and_spectrogram
 
@@ -405,9 +405,7 @@ def write_evaluation_report(result, path, *, audio_root=None, max_mistakes=12, p
         subtitle = (f"dataset <code>{esc(dataset)}</code> · protocol "
                     f"<code>{esc(result.get('protocol', '?'))}</code> · "
                     f"model <code>{esc(_model_name(result))}</code>")
-        name = os.path.basename(str(dataset).rstrip("/\\")) or str(dataset)
-        if name.lower() in ("metadata.csv", "manifest.csv"):     # a dataset folder's manifest
-            name = os.path.basename(os.path.dirname(str(dataset))) or name
+        name = dataset_name(dataset)
         html_text = page(title=f"earmark evaluation — {name}",
                          subtitle_html=subtitle, cards_html=_summary_cards(result, bins),
                          sections=sections,

@@ -250,3 +250,12 @@ def write_atomic(path, parts):
         except OSError:
             pass
         raise
+
+
+def dataset_name(source):
+    """A short name for a dataset: its folder, also when ``source`` is the folder's manifest."""
+    source = str(source).rstrip("/\\")
+    name = os.path.basename(source) or source
+    if name.lower() in ("metadata.csv", "manifest.csv"):
+        name = os.path.basename(os.path.dirname(source)) or name
+    return name
