@@ -105,3 +105,18 @@ def test_load_rejects_non_model_file(tmp_path):
     p.write_text("hello")
     with pytest.raises(ModelFileError, match="not an earmark model file"):
         earmark.load(p)
+
+
+def test_window_is_chosen_from_clip_durations(tmp_path):
+    import soundfile as sf
+    rng = np.random.default_rng(0)
+    for kind in ("low", "high"):
+        (tmp_path / kind).mkdir()
+        for i in range(4):
+            sf.write(tmp_path / kind / f"{i}.wav", make_clip(kind, rng, dur=2.3), SR)
+    params = {**FAST, "epochs": 1, "val_fraction": 0.0}
+    auto = earmark.SoundClassifier(**{**params, "features": None}).fit(tmp_path)
+    assert (auto.features_.window_s, auto.features_.hop_s) == (2.0, 1.0)
+    assert auto.features_.sample_rate == earmark.FeatureConfig().sample_rate
+    given = earmark.SoundClassifier(**params).fit(tmp_path)   # an explicit config is kept
+    assert given.features_.window_s == FAST["features"]["window_s"]

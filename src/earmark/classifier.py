@@ -50,6 +50,23 @@ def _make_augmentation(spec, seed=0):
     return plan if len(plan) else None
 
 
+#: Longest analysis window chosen automatically (s): longer clips are scored in several windows.
+AUTO_WINDOW_MAX_S = 4.0
+
+
+def _window_for(clips, feats):
+    """The analysis window earmark picks when ``features`` is not given: the longest common
+    length not longer than 1.1 x the median clip (as ``earmark inspect`` suggests), at most
+    ``AUTO_WINDOW_MAX_S``, with a hop of half a window."""
+    from .data.suggest import suggest_window
+
+    suggestion = suggest_window([len(c) / feats.sample_rate for c in clips])
+    if suggestion is None:
+        return feats
+    window = max(min(suggestion[0], AUTO_WINDOW_MAX_S), feats.n_fft / feats.sample_rate)
+    return feats.replace(window_s=window, hop_s=window / 2)
+
+
 def _augment_cache():
     from .datasets import earmark_home
     return earmark_home() / "cache" / "augment"
@@ -80,8 +97,10 @@ class SoundClassifier:
         'sbcnn' — the SB-CNN (default: the best measured on the drums and instruments
         benchmarks, and the fastest); 'cnn' — a deeper modern small CNN.
     features : FeatureConfig or dict or None
-        Front end and analysis windows; None uses ``FeatureConfig()`` (with an embedding
-        recipe: the embedder's own).
+        Front end and analysis windows. None uses ``FeatureConfig()`` with the analysis window
+        chosen from the training clips: the longest of 0.25, 0.5, 1, 2, 3 or 4 s not longer
+        than 1.1 x the median clip, hop half a window (``features_`` holds what was used). With an
+        embedding recipe: the embedder's own.
     aggregation : {'mean', 'max', 'vote'}
         How window scores become a clip score: mean (probabilistic voting), max, majority vote.
     epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, balance
@@ -224,6 +243,8 @@ class SoundClassifier:
         groups = dataset.column(group_column) if dataset.has_column(group_column) else None
         if embedder is not None:
             return self._fit_embedding(embedder, dataset, clips, y, groups, group_column)
+        if self.features is None:
+            feats = _window_for(clips, feats)
         tr, va = validation_split(y, groups, fraction=train_cfg.val_fraction, seed=self.seed)
         device = _resolve_device(self.device)
         torch.manual_seed(self.seed)
