@@ -88,3 +88,15 @@ def labelled_folder(tmp_path, rng):
             y = y + 1e-3 * rng.standard_normal(len(y)).astype(np.float32)
             sf.write(root / label / f"{label}_{i}.wav", y, sr, subtype="PCM_16")
     return Path(root)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread: on a shared 2-core machine two OpenMP threads can wait
+    on each other for whole scheduler slices at every layer (seconds per call)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,14 +10,7 @@ from earmark.models.efficientnet import EfficientNetLite0, _SameConv, load_image
 from earmark.models.embeddings import ModelNotInstalledError
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # On a shared 2-core machine two OpenMP threads can wait on each other for whole scheduler
-    # slices at every layer (seconds per call); one thread keeps these tests fast everywhere.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_parameter_count_is_lite0():

@@ -10,12 +10,7 @@ from earmark.errors import ParameterError
 from earmark.models.embeddings import EMBEDDERS, ModelNotInstalledError, get_embedder
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", EMBEDDERS)

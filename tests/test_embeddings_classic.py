@@ -8,12 +8,7 @@ import torch
 from earmark.models.embeddings import get_embedder
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _librosa_reference(y, sr=22050):
