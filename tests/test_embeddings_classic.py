@@ -3,7 +3,6 @@
 import librosa
 import numpy as np
 import pytest
-import torch
 
 from earmark.models.embeddings import get_embedder
 
