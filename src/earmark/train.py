@@ -192,6 +192,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     cw = _class_weights(train_y, n_classes).to(device) if config.balance == "loss" else None
 
     history, best, best_state, best_epoch = [], -np.inf, None, 0
+    best_val = None                      # best validation balanced accuracy, for the bar
     interrupted = stopped_early = False
     t0 = time.perf_counter()
     bar = tqdm(total=config.epochs * steps, desc="training", unit="batch", disable=not progress,
@@ -237,9 +238,11 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 tot_correct += float((logits.argmax(1) == y.argmax(1)).sum())
                 tot_n += len(y)
                 bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{tot_loss / tot_n:.3f}",
-                                acc=f"{tot_correct / tot_n:.3f}",
-                                val=f"{best:.3f}" if best > -np.inf else "-")
+                shown = {"epoch": epoch, "loss": f"{tot_loss / tot_n:.3f}",
+                         "acc": f"{tot_correct / tot_n:.3f}"}
+                if len(val_clips):
+                    shown["best_val"] = f"{best_val:.3f}" if best_val is not None else "-"
+                bar.set_postfix(shown)
             entry = {"epoch": epoch, "train_loss": tot_loss / max(tot_n, 1),
                      "train_accuracy": tot_correct / max(tot_n, 1), "val_loss": None,
                      "val_accuracy": None, "lr": float(opt.param_groups[0]["lr"]),
@@ -255,6 +258,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
             history.append(entry)
             if score > best:
                 best, best_epoch = score, epoch
+                best_val = entry["val_accuracy"]
                 best_state = copy.deepcopy(net.state_dict())
             elif epoch - best_epoch >= config.patience:
                 stopped_early = True
