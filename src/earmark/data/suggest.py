@@ -41,8 +41,8 @@ def suggest_window(durations_s):
             f"A window of {window:g} s with a hop of {hop:g} s fits the median clip; shorter "
             "clips are zero-padded, longer ones are scored in several windows and aggregated.")
     if p10 > 0 and p90 / p10 > 8:
-        text += (" Durations vary widely: long clips will dominate the training windows unless "
-                 "windows are drawn per clip.")
+        text += (" Durations vary widely: earmark draws one window per clip each epoch, so long "
+                 "clips do not outweigh short ones in training.")
     return window, hop, text
 
 
