@@ -153,11 +153,13 @@ def cmd_train(args):
         return 0
     best = clf.history_[info["best_epoch"] - 1] if info["best_epoch"] else {}
     note = " (interrupted with Ctrl-C: best epoch kept)" if info["interrupted"] else ""
-    print(f"trained {len(clf.classes_)} classes on {info['n_train_clips']} clips "
-          f"(validation {info['n_val_clips']}) in {time.perf_counter() - t:.0f} s; best epoch "
-          f"{info['best_epoch']}, validation balanced accuracy "
-          f"{best.get('val_accuracy') if best.get('val_accuracy') is None else round(best['val_accuracy'], 3)}"
-          f"{note}")
+    if info["n_val_clips"]:
+        val = (f"validation {info['n_val_clips']} clips; best epoch {info['best_epoch']}, "
+               f"validation balanced accuracy {best['val_accuracy']:.3f}")
+    else:
+        val = f"no validation split; {info['epochs_run']} epochs"
+    print(f"trained {len(clf.classes_)} classes on {info['n_train_clips']} clips in "
+          f"{time.perf_counter() - t:.0f} s ({val}){note}")
     print(f"wrote {args.out}")
     return 0
 
