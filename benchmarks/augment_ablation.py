@@ -10,14 +10,13 @@ cached, their one-off cost is in the wall time) and the whole cross-validation's
 """
 
 import argparse
-import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 import earmark
+from _bench import bench_dataset
 
 STEPS = [("none", None), ("shift", "shift"), ("+stretch+pitch", "shift,stretch,pitch"),
          ("+noise", "shift,stretch,pitch,noise"), ("+mixup", "shift,stretch,pitch,noise,mixup"),
@@ -33,14 +32,13 @@ def main():
     ap.add_argument("--only", help="comma-separated step names to run (default: all)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-    root = Path(os.environ.get("EARMARK_BENCH", Path.home() / ".cache" / "earmark-bench"))
     steps = STEPS if not args.only else [s for s in STEPS if s[0] in args.only.split(",")]
     print("| dataset | augmentation | balanced accuracy | s / epoch | CV wall time |")
     print("|---|---|---|---|---|")
     for name in args.datasets:
         for label, spec in steps:
             t = time.perf_counter()
-            r = earmark.cross_validate(root / "datasets" / name, folds="fold", epochs=args.epochs,
+            r = earmark.cross_validate(bench_dataset(name), folds="fold", epochs=args.epochs,
                                        augment=spec, seed=args.seed, progress=False)
             wall = time.perf_counter() - t
             per_epoch = np.mean([h["epoch_s"] for f in r["folds"] for h in f["history"]])

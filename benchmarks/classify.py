@@ -11,17 +11,14 @@ per-fold balanced accuracy and the wall time. Writes ``<out>/<name>.cv.json`` an
 """
 
 import argparse
-import os
 import time
 import warnings
 from pathlib import Path
 
 import earmark
+from _bench import bench_dataset
 from earmark.evaluate import write_confusion_png, write_json
 
-
-def bench_root():
-    return Path(os.environ.get("EARMARK_BENCH", Path.home() / ".cache" / "earmark-bench"))
 
 
 def main():
@@ -39,9 +36,7 @@ def main():
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     rows = []
     for name in args.datasets:
-        root = bench_root() / "datasets" / name
-        if not root.exists():
-            raise SystemExit(f"{root} not found: build it with bash ../shared/bench/build_all.sh")
+        root = bench_dataset(name)
         t = time.perf_counter()
         features = (None if args.window_s is None else
                     earmark.FeatureConfig(window_s=args.window_s, hop_s=args.window_s / 2))

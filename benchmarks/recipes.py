@@ -24,12 +24,10 @@ import warnings
 from pathlib import Path
 
 import earmark
+from _bench import bench_dataset
 from earmark.datasets import earmark_home
 from earmark.evaluate import write_json
 
-
-def bench_root():
-    return Path(os.environ.get("EARMARK_BENCH", Path.home() / ".cache" / "earmark-bench"))
 
 
 @contextlib.contextmanager
@@ -64,9 +62,7 @@ def main():
     warnings.filterwarnings("ignore", message="The least populated class in y has only")
     rows = []
     for name in args.datasets:
-        root = bench_root() / "datasets" / name
-        if not root.exists():
-            raise SystemExit(f"{root} not found: build it with bash ../shared/bench/build_all.sh")
+        root = bench_dataset(name)
         for recipe in args.recipes:
             cache = contextlib.nullcontext() if args.reuse_cache else fresh_cache()
             with cache:
