@@ -1,4 +1,4 @@
-"""Cross-validate recipes (CNN and pretrained embeddings + heads) on the bench datasets.
+"""Cross-validate recipes (CNN, ImageNet transfer, pretrained embeddings + heads) on the bench datasets.
 
 Reads ``$EARMARK_BENCH/datasets/<name>`` (default ``~/.cache/earmark-bench``), runs
 cross-validation over each dataset's own group-disjoint ``fold`` column for every recipe, and
@@ -12,6 +12,9 @@ computing every embedding, as on a first run; ``--reuse-cache`` uses the shared 
     python benchmarks/recipes.py drums --recipes embed:yamnet+logreg embed:classic+logreg
     python benchmarks/recipes.py drums instruments foley \\
         --recipes cnn embed:yamnet+logreg embed:birdnet+logreg embed:classic+logreg
+    python benchmarks/recipes.py drums --recipes transfer:efficientnet --epochs 15
+
+``--epochs`` applies to the torch recipes (cnn, transfer:...); ``--threads`` sets torch's threads.
 """
 
 import argparse
@@ -22,6 +25,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+import torch
 
 import earmark
 from _bench import bench_dataset
@@ -55,9 +60,13 @@ def main():
                                                      "embed:classic+logreg"])
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=30, help="torch recipes only (default 30)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads")
     ap.add_argument("--reuse-cache", action="store_true",
                     help="use the shared embedding cache (wall times then exclude embedding)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     warnings.filterwarnings("ignore", message="The least populated class in y has only")
     rows = []
@@ -67,11 +76,15 @@ def main():
             cache = contextlib.nullcontext() if args.reuse_cache else fresh_cache()
             with cache:
                 t = time.perf_counter()
+                torch_recipe = recipe == "cnn" or recipe.startswith("transfer:")
+                extra = {"epochs": args.epochs} if torch_recipe else {}
                 r = earmark.cross_validate(root, folds="fold", recipe=recipe, seed=args.seed,
-                                           progress=False)
+                                           progress=False, **extra)
                 wall = time.perf_counter() - t
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", recipe)
             write_json(r, Path(args.out) / f"{name}.{safe}.cv.json")
+            if torch_recipe:
+                recipe = f"{recipe} ({args.epochs} epochs)"
             rows.append((name, recipe, r, wall))
             print(f"{name} {recipe}: balanced accuracy {r['balanced_accuracy']:.3f} ± "
                   f"{r['balanced_accuracy_std']:.3f}, macro-F1 {r['macro_f1']:.3f}; per fold "

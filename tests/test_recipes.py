@@ -32,7 +32,8 @@ from _signals import FAST, SR, make_clip, write_dataset
 
 RECIPE = "embed:classic+logreg"
 REAL_HOME = Path(os.environ.get("EARMARK_HOME") or Path.home() / ".cache" / "earmark")
-RECIPE_MESSAGE = ("The 'recipe' parameter of SoundClassifier must be 'cnn' or "
+RECIPE_MESSAGE = ("The 'recipe' parameter of SoundClassifier must be 'cnn', "
+                  "'transfer:efficientnet' or "
                   "'embed:<embedder>+<head>' with embedder in {'yamnet', 'birdnet', "
                   "'efficientnet', 'classic', 'onnx:PATH'} and head in {'logreg', 'svm', 'rf', "
                   "'mlp'}. Got ")
@@ -241,7 +242,7 @@ def test_parse_recipe(recipe, parts):
 
 @pytest.mark.parametrize("recipe", ["embed:yamnet", "embed:+logreg", "embed:yamnet+knn",
                                     "embed:yam+logreg", "embed:onnx:+svm", "sbcnn", "",
-                                    None, 3])
+                                    None, 3, "transfer:resnet", "transfer:"])
 def test_bad_recipes_are_refused_with_one_message(recipe, tmp_path):
     with pytest.raises(ParameterError) as e:
         earmark.SoundClassifier(recipe=recipe).fit(tmp_path)

@@ -7,6 +7,7 @@ Estimators and model files
     SoundClassifier      train (``fit``), ``predict``, ``predict_proba``, ``save``
     load                 read a model file (never executes pickled code)
     cross_validate       grouped / predefined-fold cross-validation with full metrics
+    auto_select          cross-validate the recipes within a time budget (``--recipe auto``)
 
 Configuration
     FeatureConfig        sample rate, STFT, mel bands, MFCC, windows, normalisation
@@ -19,7 +20,9 @@ Topic modules
     earmark.audio        decode, resample, mono, block iteration, content hashes
     earmark.windows      window placement and window → clip aggregation
     earmark.features     log-mel (torch, equal to librosa), MFCC, normalisation
-    earmark.models       CNNs, embedding models + scikit-learn heads, the window-scoring interface
+    earmark.models       CNNs, ImageNet transfer, embedding models + scikit-learn heads, the
+                         window-scoring interface
+    earmark.auto         recipe selection by cross-validation within a budget
     earmark.embed        pretrained embeddings of every analysis window, to Parquet/CSV/NPZ
     earmark.augment      data augmentation, one transform per file
     earmark.train        the one training loop
@@ -33,11 +36,12 @@ Topic modules
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .auto import auto_select
 from .classifier import SoundClassifier, load
 from .config import FeatureConfig
 from .data import inspect_dataset, load_dataset, validate_dataset
-from .errors import (AudioError, DatasetError, EarmarkError, ModelFileError, NotFittedError,
-                     ParameterError)
+from .errors import (AudioError, BudgetExceededError, DatasetError, EarmarkError, ModelFileError,
+                     NotFittedError, ParameterError)
 from .evaluate import classification_metrics, cross_validate
 from .train import TrainConfig
 
@@ -46,7 +50,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["SoundClassifier", "load", "cross_validate", "classification_metrics",
+__all__ = ["SoundClassifier", "load", "cross_validate", "auto_select", "classification_metrics",
            "FeatureConfig", "TrainConfig", "load_dataset", "inspect_dataset", "validate_dataset",
            "EarmarkError", "ParameterError", "AudioError", "DatasetError", "ModelFileError",
-           "NotFittedError", "__version__"]
+           "NotFittedError", "BudgetExceededError", "__version__"]

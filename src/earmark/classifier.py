@@ -24,7 +24,7 @@ from .windows import AGGREGATIONS, aggregate
 __all__ = ["SoundClassifier", "load"]
 
 _TRAIN_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "patience",
-               "val_fraction", "balance")
+               "val_fraction", "balance", "freeze_epochs", "backbone_lr_scale")
 
 
 def _resolve_device(device):
@@ -93,6 +93,12 @@ class SoundClassifier:
         (``features`` must be None), and the epochs, learning rate, augmentation and
         validation settings below do not apply. The embedder's licence is stored in the model
         (BirdNET: non-commercial only).
+        'transfer:efficientnet': EfficientNet-Lite0 with its ImageNet weights (installed once
+        with ``earmark models install efficientnet``), fine-tuned on 128-band log-mel images by
+        the same training loop as the CNNs, the backbone frozen for ``freeze_epochs`` and then
+        trained at ``backbone_lr_scale`` x ``learning_rate`` (see
+        :mod:`earmark.models.transfer`). ``features`` None uses its front end; a given one
+        must be log-mel with ``normalize='none'``. ``model`` does not apply.
     model : {'sbcnn', 'cnn'}
         'sbcnn' — the SB-CNN (default: the best measured on the drums and instruments
         benchmarks, and the fastest); 'cnn' — a deeper modern small CNN.
@@ -108,6 +114,8 @@ class SoundClassifier:
         a validation split is carved out by group and training stops early on it; the default
         (0) trains on every clip for ``epochs`` epochs, which measured better on small data
         (README, "Choosing the defaults").
+    freeze_epochs, backbone_lr_scale
+        Transfer recipes only (see above).
     augment : str, dict, Augmentation or None
         Augmentations: 'default' (pitch-shift and gain, the set the ablation supports), 'none',
         or a list such as 'shift,stretch,pitch,noise,mixup,specaugment' (see
@@ -143,8 +151,8 @@ class SoundClassifier:
 
     def __init__(self, *, recipe="cnn", model="sbcnn", features=None, aggregation="mean", epochs=30,
                  batch_size=32, learning_rate=3e-3, weight_decay=1e-2, patience=10,
-                 val_fraction=0.0, balance="loss", augment="default", seed=0, device="auto",
-                 progress=True):
+                 val_fraction=0.0, balance="loss", freeze_epochs=1, backbone_lr_scale=0.1,
+                 augment="default", seed=0, device="auto", progress=True):
         self.recipe = recipe
         self.model = model
         self.features = features
@@ -156,6 +164,8 @@ class SoundClassifier:
         self.patience = patience
         self.val_fraction = val_fraction
         self.balance = balance
+        self.freeze_epochs = freeze_epochs
+        self.backbone_lr_scale = backbone_lr_scale
         self.augment = augment
         self.seed = seed
         self.device = device
@@ -208,8 +218,12 @@ class SoundClassifier:
             embedder = get_embedder(recipe[0])
             train = TrainConfig(**{k: getattr(self, k) for k in _TRAIN_KEYS})
             return embedder_features(embedder), train, None, embedder
+        transfer = self._transfer_network()
         if self.features is None:
             feats = FeatureConfig()
+            if transfer is not None:
+                from .models.transfer import FEATURES
+                feats = FEATURES
         elif isinstance(self.features, dict):
             feats = FeatureConfig.from_dict(self.features)
         elif isinstance(self.features, FeatureConfig):
@@ -217,8 +231,19 @@ class SoundClassifier:
         else:
             raise ParameterError(f"The 'features' parameter of {o} must be a FeatureConfig, a "
                                  f"dict or None. Got {type(self.features).__name__} instead.")
+        if transfer is not None:
+            from .models.efficientnet import check_imagenet_weights
+            from .models.transfer import check_transfer_features
+            check_transfer_features(feats, owner=o)
+            check_imagenet_weights()
         train = TrainConfig(**{k: getattr(self, k) for k in _TRAIN_KEYS})
         return feats, train, _make_augmentation(self.augment, self.seed), None
+
+    def _transfer_network(self):
+        """'efficientnet' for recipe 'transfer:efficientnet', else None."""
+        if isinstance(self.recipe, str) and self.recipe.startswith("transfer:"):
+            return self.recipe[len("transfer:"):]
+        return None
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
@@ -248,8 +273,12 @@ class SoundClassifier:
         tr, va = validation_split(y, groups, fraction=train_cfg.val_fraction, seed=self.seed)
         device = _resolve_device(self.device)
         torch.manual_seed(self.seed)
-        model = NeuralWindowModel(network=self.model, n_classes=len(labels), features=feats,
-                                  device=device)
+        transfer = self._transfer_network()
+        model = NeuralWindowModel(network=transfer or self.model, n_classes=len(labels),
+                                  features=feats, device=device)
+        if transfer is not None:
+            model.net.load_imagenet_weights()
+            model.to(device)
         history, info = train_window_model(
             model, train_clips=[clips[i] for i in tr], train_y=y[tr],
             val_clips=[clips[i] for i in va], val_y=y[va], config=train_cfg,
@@ -261,6 +290,9 @@ class SoundClassifier:
         self.augmentation_ = augmentation
         self.model_ = model.to("cpu").prepare_inference()
         self.licence_ = None
+        if transfer is not None:
+            from .models.embeddings.install import MODELS
+            self.licence_ = MODELS["efficientnet"].licence
         self.history_ = history
         self.train_info_ = {**info, "n_train_clips": int(len(tr)), "n_val_clips": int(len(va)),
                             "class_counts": {c: int((y == i).sum()) for i, c in
@@ -372,7 +404,7 @@ class SoundClassifier:
         family = meta["model"].get("family")
         if family == "neural":
             model = NeuralWindowModel.from_state(meta["model"], arrays, features=feats)
-            licence = None
+            licence = meta.get("licence")
         elif family == "embedding":
             from .models.embedded import EmbeddingWindowModel
             try:

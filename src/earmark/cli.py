@@ -2,6 +2,7 @@
 
     earmark inspect DATA [--report dataset.html] [--json inspect.json]
     earmark train DATA --out model.earmark [--recipe embed:yamnet+logreg] [options]
+    earmark train DATA --out model.earmark --recipe auto [--budget-min 30] [--folds fold]
     earmark evaluate DATA (--folds COLUMN | --groups COLUMN [--k 5]) [--json cv.json]
                           [--report report.html] [--recipe ...] [options]
     earmark predict MODEL SOURCE... --out predictions.csv [--windows]
@@ -30,11 +31,13 @@ _FEATURE_KEYS = ("sample_rate", "window_s", "hop_s", "n_mels", "n_fft", "hop_len
 def _add_model_options(p):
     g = p.add_argument_group("model and training")
     g.add_argument("--recipe", default="cnn", help="cnn (default: a CNN trained from scratch, "
-                   "see --model) or embed:EMBEDDER+HEAD, a scikit-learn head on pretrained "
-                   "embeddings, e.g. embed:yamnet+logreg; EMBEDDER in yamnet, birdnet, "
+                   "see --model); transfer:efficientnet (EfficientNet-Lite0 ImageNet weights "
+                   "fine-tuned on log-mel); or embed:EMBEDDER+HEAD, a scikit-learn head on "
+                   "pretrained embeddings, e.g. embed:yamnet+logreg; EMBEDDER in yamnet, birdnet, "
                    "efficientnet, classic, onnx:PATH; HEAD in logreg, svm, rf, mlp. The "
                    "embedder fixes the sample rate and windows; install pretrained ones with "
-                   "'earmark models install NAME'")
+                   "'earmark models install NAME'. 'earmark train' also takes auto: "
+                   "cross-validate the candidates within --budget-min and keep the best")
     g.add_argument("--model", default="sbcnn", help="sbcnn (default: SB-CNN, best measured and "
                    "fastest) or cnn (deeper modern small CNN)")
     g.add_argument("--epochs", type=int, default=30)
@@ -70,7 +73,8 @@ def _estimator(args):
     feats = {key: getattr(args, key) for key in _FEATURE_KEYS if getattr(args, key) is not None}
     if args.mfcc:
         feats["kind"] = "mfcc"
-    if args.recipe != "cnn":
+    transfer = args.recipe.startswith("transfer:")
+    if args.recipe not in ("cnn",) and not transfer:
         if feats:
             given = ", ".join("--mfcc" if k == "kind" else "--" + k.replace("_", "-")
                               for k in feats)
@@ -78,6 +82,11 @@ def _estimator(args):
                                  f"{args.recipe}; the embedder fixes the sample rate and the "
                                  "analysis windows.")
         features = None
+    elif transfer:
+        from .models.transfer import FEATURES
+        if "window_s" in feats and "hop_s" not in feats:
+            feats["hop_s"] = feats["window_s"] / 2
+        features = FEATURES.replace(**feats) if feats else None
     else:
         feats.setdefault("sample_rate", 22050)
         if "window_s" in feats and "hop_s" not in feats:
@@ -135,13 +144,47 @@ def cmd_inspect(args):
     return 1 if (args.strict and r["problems"]) else 0
 
 
+def _auto(args):
+    """--recipe auto: cross-validate the candidates, print the table, return the best estimator."""
+    from .auto import auto_select, format_row
+    from .classifier import SoundClassifier
+
+    if args.mfcc or any(getattr(args, k) is not None for k in _FEATURE_KEYS):
+        raise SystemExit("earmark train --recipe auto: feature options do not apply (each "
+                         "candidate recipe has its own front end)")
+    args.recipe = "cnn"                     # validates the shared options as for a CNN
+    base = _estimator(args)
+    # the shared options apply to every candidate they concern (a candidate's own settings,
+    # e.g. the transfer recipe's 15 epochs, win)
+    shared = {k: v for k, v in base.get_params().items()
+              if k not in ("recipe", "features", "seed", "progress")}
+    r = auto_select(args.data, budget_min=args.budget_min, folds=args.folds,
+                    group_column=args.groups, seed=args.seed,
+                    progress=not args.quiet, **shared)
+    print(f"--recipe auto ({r['protocol']}, budget {args.budget_min:g} min, "
+          f"{r['wall_s'] / 60:.1f} min used):")
+    for row in r["rows"]:
+        print(("* " if row is r["best"] else "  ") + format_row(row))
+    best = r["best"]
+    print(f"training {best['recipe']} on all the data (its cross-validation took "
+          f"{best['wall_s'] / 60:.1f} min)")
+    clf = SoundClassifier(**{**r["best_params"], "progress": not args.quiet})
+    return clf, {k: r[k] for k in ("rows", "protocol", "budget_min", "wall_s")}
+
+
 def cmd_train(args):
-    clf = _estimator(args)
+    auto = None
+    if args.recipe == "auto":
+        clf, auto = _auto(args)
+    else:
+        clf = _estimator(args)
     t = time.perf_counter()
     clf.fit(args.data, group_column=args.groups)
+    if auto is not None:
+        clf.train_info_["auto"] = auto
     clf.save(args.out)
     info = clf.train_info_
-    if clf.recipe != "cnn":
+    if clf.train_config_ is None:
         head = info["head"]
         score = head["inner_cv_balanced_accuracy"]
         print(f"trained {clf.recipe} for {len(clf.classes_)} classes on "
@@ -288,7 +331,12 @@ def build_parser():
     s.add_argument("data")
     s.add_argument("--out", required=True, help="model file to write (e.g. drums.earmark)")
     s.add_argument("--groups", default="group", help="column whose groups never straddle the "
-                   "train/validation split (default group, when present)")
+                   "train/validation split (default group, when present); with --recipe auto "
+                   "and no --folds, the groups of its grouped 5-fold cross-validation")
+    s.add_argument("--folds", default=None, help="--recipe auto: column of predefined folds for "
+                   "comparing recipes (default: 'fold' when the dataset has it)")
+    s.add_argument("--budget-min", type=float, default=30.0, help="--recipe auto: minutes for "
+                   "all the candidates' cross-validations (default 30)")
     _add_model_options(s)
     s.set_defaults(func=cmd_train)
 

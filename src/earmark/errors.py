@@ -11,6 +11,7 @@ __all__ = [
     "DatasetError",
     "ModelFileError",
     "NotFittedError",
+    "BudgetExceededError",
 ]
 
 
@@ -53,3 +54,14 @@ class ModelFileError(EarmarkError):
 
 class NotFittedError(EarmarkError, AttributeError):
     """A model was used before ``fit`` was called."""
+
+
+class BudgetExceededError(EarmarkError):
+    """Work stopped because it would not finish within its time limit.
+
+    ``completed`` holds what was finished (e.g. the per-fold results of a cross-validation).
+    """
+
+    def __init__(self, message, completed=None):
+        self.completed = completed
+        super().__init__(message)

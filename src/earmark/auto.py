@@ -1,0 +1,155 @@
+"""``--recipe auto``: try the recipes with grouped cross-validation within a time budget, keep the
+best.
+
+The candidates run cheapest first (embeddings + logistic regression, then the CNN from scratch,
+then ImageNet transfer), so a small budget still yields the recipes that usually win on small
+data. Pretrained embedders that are not installed are skipped with their install command; BirdNET
+is tried only where it has been installed (installing it is the user's opt-in to its
+non-commercial licence). Every candidate is cross-validated on the same folds; one whose folds
+project past the remaining budget is stopped and reported as such. The winner (highest balanced
+accuracy) is then trained on all the data; that final fit is not counted against the budget but
+its expected time is printed.
+"""
+
+import time
+
+from ._validation import check_number
+from .errors import BudgetExceededError, EarmarkError, ParameterError
+
+__all__ = ["AUTO_CANDIDATES", "auto_select"]
+
+#: (recipe, extra SoundClassifier parameters), cheapest first.
+AUTO_CANDIDATES = (
+    ("embed:classic+logreg", {}),
+    ("embed:yamnet+logreg", {}),
+    ("embed:efficientnet+logreg", {}),
+    ("embed:birdnet+logreg", {}),
+    ("cnn", {}),
+    ("transfer:efficientnet", {"epochs": 15}),
+)
+
+
+def _available(recipe):
+    """None if the recipe can run here, else why not (with the install command)."""
+    from .models.embeddings import ModelNotInstalledError, installed_models
+
+    if recipe.startswith("embed:"):
+        name = recipe[len("embed:"):].rpartition("+")[0]
+        if name == "birdnet" and "birdnet" not in installed_models():
+            return ("not installed; BirdNET is opt-in (licence CC BY-NC-SA 4.0, non-commercial): "
+                    "earmark models install birdnet")
+        if name in ("yamnet", "efficientnet", "birdnet"):
+            from .models.embeddings.install import install_command, model_file
+            try:
+                model_file(name)
+            except ModelNotInstalledError:
+                return f"not installed: {install_command(name)}"
+    if recipe.startswith("transfer:"):
+        from .models.efficientnet import check_imagenet_weights
+        try:
+            check_imagenet_weights()
+        except ModelNotInstalledError as exc:
+            return str(exc)
+    return None
+
+
+def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, candidates=None,
+                group_column="group", seed=0, progress=True, **params):
+    """Cross-validate the candidate recipes within ``budget_min`` minutes; return the table.
+
+    Parameters
+    ----------
+    data : str, path-like or Dataset
+    budget_min : float
+        Minutes for all the cross-validations together.
+    folds, groups, n_splits
+        The cross-validation protocol (as :func:`earmark.cross_validate`); with neither, the
+        dataset's ``fold`` column if it has one, else grouped k-fold on ``group_column``.
+    candidates : sequence of (recipe, dict) or None
+        Default :data:`AUTO_CANDIDATES`.
+    **params
+        Further :class:`SoundClassifier` parameters for every candidate (e.g. ``device``).
+
+    Returns
+    -------
+    dict
+        ``rows`` (one per candidate: recipe, status 'done' | 'over budget' | 'skipped' | 'failed',
+        balanced_accuracy and its std, macro_f1, wall_s, note), ``best`` (the row of the winner),
+        ``best_params`` (SoundClassifier parameters to train it), ``protocol``, ``budget_min``.
+
+    Raises
+    ------
+    EarmarkError
+        No candidate finished within the budget.
+
+    Examples
+    --------
+    >>> r = earmark.auto_select("drums/", budget_min=20)           # doctest: +SKIP
+    >>> r["best"]["recipe"]                                         # doctest: +SKIP
+    'transfer:efficientnet'
+    """
+    from .data import load_dataset
+    from .evaluate import cross_validate
+
+    check_number(budget_min, "budget_min", "auto_select", low=0)
+    dataset = load_dataset(data)
+    if folds is None and groups is None:
+        if dataset.has_column("fold"):
+            folds = "fold"
+        elif dataset.has_column(group_column):
+            groups = group_column
+        else:
+            raise ParameterError(
+                f"{dataset.source}: --recipe auto compares recipes by grouped cross-validation "
+                f"and needs a 'fold' or {group_column!r} column (recordings that share a source "
+                "must not be split between training and test); give --folds or --groups")
+    budget_s = 60.0 * budget_min
+    t0 = time.perf_counter()
+    rows = []
+    for recipe, extra in (AUTO_CANDIDATES if candidates is None else candidates):
+        row = {"recipe": recipe, "params": dict(extra), "status": "skipped",
+               "balanced_accuracy": None, "balanced_accuracy_std": None, "macro_f1": None,
+               "wall_s": 0.0, "note": ""}
+        rows.append(row)
+        why = _available(recipe)
+        left = budget_s - (time.perf_counter() - t0)
+        if why is not None:
+            row["note"] = why
+        elif left <= 0:
+            row["note"] = "budget spent"
+        else:
+            if progress:
+                print(f"auto: {recipe} ({left / 60:.1f} min of budget left)", flush=True)
+            tc = time.perf_counter()
+            try:
+                r = cross_validate(dataset, folds=folds, groups=groups, n_splits=n_splits,
+                                   progress=False, time_limit_s=left, recipe=recipe, seed=seed,
+                                   **{**params, **extra})
+            except BudgetExceededError as exc:
+                row.update(status="over budget", note=str(exc))
+            except EarmarkError as exc:
+                row.update(status="failed", note=str(exc))
+            else:
+                row.update(status="done", balanced_accuracy=r["balanced_accuracy"],
+                           balanced_accuracy_std=r["balanced_accuracy_std"],
+                           macro_f1=r["macro_f1"])
+            row["wall_s"] = time.perf_counter() - tc
+        if progress:
+            print("auto: " + format_row(row), flush=True)
+    done = [r for r in rows if r["status"] == "done"]
+    if not done:
+        raise EarmarkError(f"--recipe auto: no recipe finished its cross-validation within "
+                           f"{budget_min:g} min; raise --budget-min or pick a --recipe")
+    best = max(done, key=lambda r: r["balanced_accuracy"])
+    return {"rows": rows, "best": best, "best_params": {"recipe": best["recipe"], **params,
+                                                         **best["params"], "seed": seed},
+            "protocol": f"folds={folds}" if folds else f"groups={groups}, k={n_splits}",
+            "budget_min": budget_min, "wall_s": time.perf_counter() - t0}
+
+
+def format_row(row):
+    """One line for a candidate of :func:`auto_select`."""
+    if row["status"] == "done":
+        return (f"{row['recipe']:<28} balanced accuracy {row['balanced_accuracy']:.3f} ± "
+                f"{row['balanced_accuracy_std']:.3f}  ({row['wall_s'] / 60:.1f} min)")
+    return f"{row['recipe']:<28} {row['status']}: {row['note']}"
