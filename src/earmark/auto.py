@@ -25,7 +25,7 @@ AUTO_CANDIDATES = (
     ("embed:efficientnet+logreg", {}),
     ("embed:birdnet+logreg", {}),
     ("cnn", {}),
-    ("transfer:efficientnet", {"epochs": 15}),
+    ("transfer:efficientnet", {}),
 )
 
 

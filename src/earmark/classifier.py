@@ -26,6 +26,13 @@ __all__ = ["SoundClassifier", "load"]
 _TRAIN_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "patience",
                "val_fraction", "balance", "freeze_epochs", "backbone_lr_scale")
 
+#: What ``epochs=None`` / ``learning_rate=None`` / ``backbone_lr_scale=None`` mean per recipe
+#: family (README, "Choosing the defaults").
+RECIPE_DEFAULTS = {
+    "cnn": {"epochs": 30, "learning_rate": 3e-3, "backbone_lr_scale": 0.1},
+    "transfer": {"epochs": 15, "learning_rate": 1e-3, "backbone_lr_scale": 1.0},
+}
+
 
 def _resolve_device(device):
     if device == "auto":
@@ -110,12 +117,15 @@ class SoundClassifier:
     aggregation : {'mean', 'max', 'vote'}
         How window scores become a clip score: mean (probabilistic voting), max, majority vote.
     epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, balance
-        Training settings; see :class:`earmark.train.TrainConfig`. With ``val_fraction > 0``
+        Training settings; see :class:`earmark.train.TrainConfig`. ``epochs`` and
+        ``learning_rate`` None mean the recipe's default: 30 epochs at 3e-3 for 'cnn', 15 epochs
+        at 1e-3 for 'transfer:...' (see :data:`RECIPE_DEFAULTS`). With ``val_fraction > 0``
         a validation split is carved out by group and training stops early on it; the default
         (0) trains on every clip for ``epochs`` epochs, which measured better on small data
         (README, "Choosing the defaults").
     freeze_epochs, backbone_lr_scale
-        Transfer recipes only (see above).
+        Transfer recipes only (see above); ``backbone_lr_scale`` None: 1.0 (the whole network
+        at ``learning_rate`` once unfrozen, which measured better than 0.1 on drums).
     augment : str, dict, Augmentation or None
         Augmentations: 'default' (pitch-shift and gain, the set the ablation supports), 'none',
         or a list such as 'shift,stretch,pitch,noise,mixup,specaugment' (see
@@ -149,9 +159,9 @@ class SoundClassifier:
     >>> emb = earmark.SoundClassifier(recipe="embed:yamnet+logreg").fit("drums/")  # doctest: +SKIP
     """
 
-    def __init__(self, *, recipe="cnn", model="sbcnn", features=None, aggregation="mean", epochs=30,
-                 batch_size=32, learning_rate=3e-3, weight_decay=1e-2, patience=10,
-                 val_fraction=0.0, balance="loss", freeze_epochs=1, backbone_lr_scale=0.1,
+    def __init__(self, *, recipe="cnn", model="sbcnn", features=None, aggregation="mean",
+                 epochs=None, batch_size=32, learning_rate=None, weight_decay=1e-2, patience=10,
+                 val_fraction=0.0, balance="loss", freeze_epochs=1, backbone_lr_scale=None,
                  augment="default", seed=0, device="auto", progress=True):
         self.recipe = recipe
         self.model = model
@@ -216,7 +226,7 @@ class SoundClassifier:
                     f"{self.recipe!r}: the embedder fixes the sample rate and the windows. Got "
                     f"{self.features!r} instead.")
             embedder = get_embedder(recipe[0])
-            train = TrainConfig(**{k: getattr(self, k) for k in _TRAIN_KEYS})
+            train = self._train_config("cnn")
             return embedder_features(embedder), train, None, embedder
         transfer = self._transfer_network()
         if self.features is None:
@@ -236,8 +246,13 @@ class SoundClassifier:
             from .models.transfer import check_transfer_features
             check_transfer_features(feats, owner=o)
             check_imagenet_weights()
-        train = TrainConfig(**{k: getattr(self, k) for k in _TRAIN_KEYS})
+        train = self._train_config("cnn" if transfer is None else "transfer")
         return feats, train, _make_augmentation(self.augment, self.seed), None
+
+    def _train_config(self, family):
+        given = {k: getattr(self, k) for k in _TRAIN_KEYS}
+        return TrainConfig(**{k: RECIPE_DEFAULTS[family][k] if v is None and
+                              k in RECIPE_DEFAULTS[family] else v for k, v in given.items()})
 
     def _transfer_network(self):
         """'efficientnet' for recipe 'transfer:efficientnet', else None."""

@@ -40,9 +40,11 @@ def _add_model_options(p):
                    "cross-validate the candidates within --budget-min and keep the best")
     g.add_argument("--model", default="sbcnn", help="sbcnn (default: SB-CNN, best measured and "
                    "fastest) or cnn (deeper modern small CNN)")
-    g.add_argument("--epochs", type=int, default=30)
+    g.add_argument("--epochs", type=int, default=None, help="default: 30 for cnn, 15 for "
+                   "transfer:...")
     g.add_argument("--batch-size", type=int, default=32)
-    g.add_argument("--learning-rate", type=float, default=3e-3)
+    g.add_argument("--learning-rate", type=float, default=None, help="peak learning rate "
+                   "(default: 3e-3 for cnn, 1e-3 for transfer:...)")
     g.add_argument("--val-fraction", type=float, default=0.0, help="carve this fraction of "
                    "the training clips out by group for early stopping (default 0: train on all "
                    "clips for --epochs)")
@@ -154,8 +156,8 @@ def _auto(args):
                          "candidate recipe has its own front end)")
     args.recipe = "cnn"                     # validates the shared options as for a CNN
     base = _estimator(args)
-    # the shared options apply to every candidate they concern (a candidate's own settings,
-    # e.g. the transfer recipe's 15 epochs, win)
+    # the shared options apply to every candidate they concern (unset ones: each recipe's own
+    # defaults)
     shared = {k: v for k, v in base.get_params().items()
               if k not in ("recipe", "features", "seed", "progress")}
     r = auto_select(args.data, budget_min=args.budget_min, folds=args.folds,
