@@ -81,3 +81,13 @@ def test_cli_auto_trains_the_winner_and_records_the_table(data, tmp_path, monkey
                key=lambda r: r["balanced_accuracy"])
     assert earmark.load(out).recipe == best["recipe"]
     json.dumps(table)
+
+
+def test_training_stops_at_the_deadline_inside_a_fold(data, one_torch_thread):
+    import time
+    t = time.perf_counter()
+    with pytest.raises(earmark.BudgetExceededError, match="training stopped after epoch") as e:
+        earmark.cross_validate(data, folds="fold", recipe="cnn", progress=False,
+                               time_limit_s=2.0, **{**CNN, "epochs": 10_000})
+    assert time.perf_counter() - t < 10
+    assert 1 <= len(e.value.completed) < 10_000          # the epochs it did run

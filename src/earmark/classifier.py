@@ -266,12 +266,14 @@ class SoundClassifier:
                                  "or earmark.load(path).")
 
     # -- training ---------------------------------------------------------------------------------
-    def fit(self, data, *, group_column="group", clips=None):
+    def fit(self, data, *, group_column="group", clips=None, deadline=None):
         """Train on a dataset (a folder, a CSV manifest or a :class:`~earmark.data.Dataset`).
 
         The validation split for early stopping is carved out by ``group_column`` when the
         dataset has it (recordings of one group never straddle train and validation).
         ``clips`` (decoded audio, in dataset order) skips decoding; cross-validation uses it.
+        ``deadline`` (a ``time.perf_counter()`` value) stops training of a torch recipe with
+        :class:`~earmark.errors.BudgetExceededError` when an epoch would end after it.
         """
         feats, train_cfg, augmentation, embedder = self._validate()
         dataset = load_dataset(data)
@@ -298,7 +300,7 @@ class SoundClassifier:
             model, train_clips=[clips[i] for i in tr], train_y=y[tr],
             val_clips=[clips[i] for i in va], val_y=y[va], config=train_cfg,
             augmentation=augmentation, seed=self.seed, aggregation=self.aggregation,
-            progress=self.progress, cache_dir=_augment_cache())
+            progress=self.progress, cache_dir=_augment_cache(), deadline=deadline)
         self.classes_ = labels
         self.features_ = feats
         self.train_config_ = train_cfg

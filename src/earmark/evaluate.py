@@ -70,7 +70,8 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
     time_limit_s : float or None
         Stop with :class:`~earmark.errors.BudgetExceededError` (its ``completed`` holds the
         finished folds) as soon as the folds done so far project a total beyond this many
-        seconds; ``earmark train --recipe auto`` uses it to keep within ``--budget-min``.
+        seconds, or a training epoch would end after it; ``earmark train --recipe auto`` uses it
+        to keep within ``--budget-min``.
 
     Returns
     -------
@@ -106,7 +107,8 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         if progress:
             print(f"fold {name}: {len(tr)} training clips, {len(te)} test clips", flush=True)
         clf = SoundClassifier(**estimator.get_params())
-        clf.fit(dataset.subset(tr), clips=[clips[i] for i in tr], group_column=group_col)
+        clf.fit(dataset.subset(tr), clips=[clips[i] for i in tr], group_column=group_col,
+                deadline=None if time_limit_s is None else t0 + time_limit_s)
         proba_small = clf.predict_clips([clips[i] for i in te])
         # the fold's model may lack classes absent from its training data: map to all labels
         proba = np.zeros((len(te), len(labels)))
@@ -126,6 +128,10 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
                 "end_s": None if row.end_s != row.end_s else float(row.end_s),
                 "fold": str(name), "label": truth[i], "predicted": pred[k],
                 "probabilities": {c: float(proba[k, j]) for j, c in enumerate(labels)}})
+        if progress:
+            print(f"fold {name}: balanced accuracy {m['balanced_accuracy']:.3f}, accuracy "
+                  f"{m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
+                  f"({fold_results[-1]['wall_s']:.0f} s)", flush=True)
         elapsed = time.perf_counter() - t0
         left = len(splits) - len(fold_results)
         if time_limit_s is not None and left and \
@@ -135,10 +141,6 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
                 f"cross-validation stopped after {len(fold_results)} of {len(splits)} folds: "
                 f"projected {projected / 60:.1f} min, over the {time_limit_s / 60:.1f} min "
                 "limit", completed=fold_results)
-        if progress:
-            print(f"fold {name}: balanced accuracy {m['balanced_accuracy']:.3f}, accuracy "
-                  f"{m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} "
-                  f"({fold_results[-1]['wall_s']:.0f} s)", flush=True)
     pooled = classification_metrics([p["label"] for p in predictions],
                                      [p["predicted"] for p in predictions], labels)
     result = {}

@@ -138,7 +138,7 @@ def _precompute_variants(augmentation, clips, sample_rate, *, n_variants, cache_
 
 def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), config=None,
                        augmentation=None, seed=0, aggregation="mean", progress=True,
-                       n_variants=4, cache_dir=None):
+                       n_variants=4, cache_dir=None, deadline=None):
     """Train ``model`` (a :class:`~earmark.models.neural.NeuralWindowModel`) in place.
 
     Parameters
@@ -150,6 +150,9 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
         Slow waveform transforms (pitch-shift, time-stretch) are precomputed once per clip into
         ``n_variants`` variants (cached in ``cache_dir``, keyed by content hash + parameters) and
         one variant is drawn per window; the others run on the fly.
+    deadline : float or None
+        A ``time.perf_counter()`` value: when another epoch would end after it, training stops
+        with :class:`~earmark.errors.BudgetExceededError` (``--recipe auto`` budgets).
 
     Returns
     -------
@@ -256,6 +259,12 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
             else:
                 score = -entry["train_loss"]
             history.append(entry)
+            if deadline is not None and epoch < config.epochs and \
+                    time.perf_counter() + entry["epoch_s"] > deadline:
+                from .errors import BudgetExceededError
+                raise BudgetExceededError(
+                    f"training stopped after epoch {epoch} of {config.epochs}: the next one "
+                    "would end past the time limit", completed=history)
             if score > best:
                 best, best_epoch = score, epoch
                 best_val = entry["val_accuracy"]
