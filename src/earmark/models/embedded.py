@@ -17,6 +17,7 @@ Recipes
 """
 
 import json
+import warnings
 
 import numpy as np
 
@@ -259,7 +260,10 @@ class EmbeddingWindowModel:
         else:
             clip_groups = np.arange(len(clips)).astype(str)
         head = make_head(self.head_kind, seed=seed, inner_cv=self.inner_cv)
-        head.fit(X, y[owner], groups=clip_groups[owner])
+        with warnings.catch_warnings():
+            # grouped inner folds can lack a class; balanced accuracy then warns once per fold
+            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+            head.fit(X, y[owner], groups=clip_groups[owner])
         # predict with exactly what is saved: the pickle-free head, not the sklearn object
         self.head_ = head_from_state(*head_to_state(head))
         self.n_windows_ = int(len(X))
