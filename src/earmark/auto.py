@@ -54,7 +54,7 @@ def _available(recipe):
 
 
 def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, candidates=None,
-                group_column="group", seed=0, progress=True, **params):
+                group_column="group", seed=0, progress=True, verbose=None, **params):
     """Cross-validate the candidate recipes within ``budget_min`` minutes; return the table.
 
     Parameters
@@ -67,6 +67,10 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
         dataset's ``fold`` column if it has one, else grouped k-fold on ``group_column``.
     candidates : sequence of (recipe, dict) or None
         Default :data:`AUTO_CANDIDATES`.
+    progress : bool
+        Progress bars of the cross-validations.
+    verbose : bool or None
+        Print a line per candidate as it starts and ends (None: as ``progress``).
     **params
         Further :class:`SoundClassifier` parameters for every candidate (e.g. ``device``).
 
@@ -103,6 +107,7 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
                 f"{dataset.source}: --recipe auto compares recipes by grouped cross-validation "
                 f"and needs a 'fold' or {group_column!r} column (recordings that share a source "
                 "must not be split between training and test); give --folds or --groups")
+    verbose = progress if verbose is None else verbose
     budget_s = 60.0 * budget_min
     t0 = time.perf_counter()
     rows = []
@@ -118,12 +123,12 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
         elif left <= 0:
             row["note"] = "budget spent"
         else:
-            if progress:
+            if verbose:
                 print(f"auto: {recipe} ({left / 60:.1f} min of budget left)", flush=True)
             tc = time.perf_counter()
             try:
                 r = cross_validate(dataset, folds=folds, groups=groups, n_splits=n_splits,
-                                   progress=False, time_limit_s=left, recipe=recipe, seed=seed,
+                                   progress=progress, time_limit_s=left, recipe=recipe, seed=seed,
                                    **{**params, **extra})
             except BudgetExceededError as exc:
                 row.update(status="over budget", note=str(exc))
@@ -134,7 +139,7 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
                            balanced_accuracy_std=r["balanced_accuracy_std"],
                            macro_f1=r["macro_f1"])
             row["wall_s"] = time.perf_counter() - tc
-        if progress:
+        if verbose:
             print("auto: " + format_row(row), flush=True)
     done = [r for r in rows if r["status"] == "done"]
     if not done:

@@ -162,7 +162,7 @@ def _auto(args):
               if k not in ("recipe", "features", "seed", "progress")}
     r = auto_select(args.data, budget_min=args.budget_min, folds=args.folds,
                     group_column=args.groups, seed=args.seed,
-                    progress=not args.quiet, **shared)
+                    progress=not args.quiet, verbose=True, **shared)
     print(f"--recipe auto ({r['protocol']}, budget {args.budget_min:g} min, "
           f"{r['wall_s'] / 60:.1f} min used):")
     for row in r["rows"]:
