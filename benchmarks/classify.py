@@ -7,13 +7,15 @@ per-fold balanced accuracy and the wall time. Writes ``<out>/<name>.cv.json`` an
 ``--report``, ``<out>/<name>.report.html``.
 
     python benchmarks/classify.py drums instruments [--out benchmarks/results] [--report]
-        [--model sbcnn] [--augment default] [--epochs 30] [--seed 0]
+        [--model sbcnn] [--augment default] [--epochs 30] [--seed 0] [--threads N]
 """
 
 import argparse
 import time
 import warnings
 from pathlib import Path
+
+import torch
 
 import earmark
 from _bench import bench_dataset
@@ -32,7 +34,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--window-s", type=float, default=None,
                     help="analysis window (default: chosen from the clip durations)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     rows = []
     for name in args.datasets:
