@@ -12,7 +12,7 @@ computing every embedding, as on a first run; ``--reuse-cache`` uses the shared 
     python benchmarks/recipes.py drums --recipes embed:yamnet+logreg embed:classic+logreg
     python benchmarks/recipes.py drums instruments foley \\
         --recipes cnn embed:yamnet+logreg embed:birdnet+logreg embed:classic+logreg
-    python benchmarks/recipes.py drums --recipes transfer:efficientnet --epochs 15
+    python benchmarks/recipes.py drums foley --recipes transfer:efficientnet --threads 1
 
 ``--epochs`` applies to the torch recipes (cnn, transfer:...); ``--threads`` sets torch's threads.
 """
@@ -60,7 +60,8 @@ def main():
                                                      "embed:classic+logreg"])
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=30, help="torch recipes only (default 30)")
+    ap.add_argument("--epochs", type=int, default=None, help="torch recipes only (default: the "
+                    "recipe's, 30 for cnn, 15 for transfer)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     ap.add_argument("--reuse-cache", action="store_true",
                     help="use the shared embedding cache (wall times then exclude embedding)")
@@ -77,14 +78,14 @@ def main():
             with cache:
                 t = time.perf_counter()
                 torch_recipe = recipe == "cnn" or recipe.startswith("transfer:")
-                extra = {"epochs": args.epochs} if torch_recipe else {}
+                extra = {"epochs": args.epochs} if torch_recipe and args.epochs else {}
                 r = earmark.cross_validate(root, folds="fold", recipe=recipe, seed=args.seed,
                                            progress=False, **extra)
                 wall = time.perf_counter() - t
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", recipe)
             write_json(r, Path(args.out) / f"{name}.{safe}.cv.json")
             if torch_recipe:
-                recipe = f"{recipe} ({args.epochs} epochs)"
+                recipe = f"{recipe} ({len(r['folds'][0]['history'])} epochs)"
             rows.append((name, recipe, r, wall))
             print(f"{name} {recipe}: balanced accuracy {r['balanced_accuracy']:.3f} ± "
                   f"{r['balanced_accuracy_std']:.3f}, macro-F1 {r['macro_f1']:.3f}; per fold "
