@@ -92,3 +92,8 @@ def test_training_stops_at_the_deadline_inside_a_fold(data, one_torch_thread):
                                **{**CNN, "epochs": 10_000, "patience": 10_000})
     assert time.perf_counter() - t < 20
     assert 1 <= len(e.value.completed) < 10_000          # the epochs it did run
+
+
+def test_evaluate_points_auto_to_train(data, capsys):
+    with pytest.raises(SystemExit, match="--recipe auto is for 'earmark train'"):
+        main(["evaluate", str(data), "--folds", "fold", "--recipe", "auto", "-q"])

@@ -215,6 +215,10 @@ def cmd_evaluate(args):
     if (args.folds is None) == (args.groups is None):
         raise SystemExit("earmark evaluate: give --folds COLUMN (predefined folds) or --groups "
                          "COLUMN (grouped k-fold)")
+    if args.recipe == "auto":
+        raise SystemExit("earmark evaluate: --recipe auto is for 'earmark train' (it "
+                         "cross-validates every candidate itself and prints the table); evaluate "
+                         "one recipe here")
     clf = _estimator(args)
     r = cross_validate(args.data, folds=args.folds, groups=args.groups, n_splits=args.k,
                        estimator=clf, progress=not args.quiet)
