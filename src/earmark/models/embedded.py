@@ -26,6 +26,7 @@ from ..config import FeatureConfig
 from ..errors import ModelFileError, NotFittedError
 from ..windows import frame_windows
 from .embeddings import EMBEDDERS, EmbeddingCache, get_embedder, hash_array
+from .transfer import TRANSFER_NETWORKS
 
 __all__ = ["EmbeddingWindowModel", "parse_recipe", "embedder_features", "RECIPE_HELP"]
 
@@ -33,11 +34,8 @@ __all__ = ["EmbeddingWindowModel", "parse_recipe", "embedder_features", "RECIPE_
 #: that parsing a recipe does not import scikit-learn).
 HEADS = ("logreg", "svm", "rf", "mlp")
 
-#: The networks a ``transfer:<name>`` recipe may name (as
-#: :data:`earmark.models.transfer.TRANSFER_NETWORKS`; repeated so that parsing imports no torch).
-TRANSFER = ("efficientnet",)
-
-RECIPE_HELP = ("'cnn', 'transfer:efficientnet' or 'embed:<embedder>+<head>' with embedder in {"
+RECIPE_HELP = ("'cnn', " + ", ".join(repr(f"transfer:{t}") for t in TRANSFER_NETWORKS)
+               + " or 'embed:<embedder>+<head>' with embedder in {"
                + ", ".join(repr(e) for e in EMBEDDERS + ("onnx:PATH",)) + "} and head in {"
                + ", ".join(repr(h) for h in HEADS) + "}")
 
@@ -67,7 +65,7 @@ def parse_recipe(recipe, *, owner="SoundClassifier"):
     >>> parse_recipe("transfer:efficientnet") is None
     True
     """
-    if recipe == "cnn" or recipe in tuple(f"transfer:{t}" for t in TRANSFER):
+    if recipe == "cnn" or recipe in tuple(f"transfer:{t}" for t in TRANSFER_NETWORKS):
         return None
     if isinstance(recipe, str) and recipe.startswith("embed:") and "+" in recipe:
         # rpartition: an ONNX path may itself hold a '+'; the head never does
