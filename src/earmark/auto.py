@@ -29,28 +29,13 @@ AUTO_CANDIDATES = (
 )
 
 
-def _available(recipe):
-    """None if the recipe can run here, else why not (with the install command)."""
-    from .models.embeddings import ModelNotInstalledError, installed_models
-
-    if recipe.startswith("embed:"):
-        name = recipe[len("embed:"):].rpartition("+")[0]
-        if name == "birdnet" and "birdnet" not in installed_models():
-            return ("not installed; BirdNET is opt-in (licence CC BY-NC-SA 4.0, non-commercial): "
-                    "earmark models install birdnet")
-        if name in ("yamnet", "efficientnet", "birdnet"):
-            from .models.embeddings.install import install_command, model_file
-            try:
-                model_file(name)
-            except ModelNotInstalledError:
-                return f"not installed: {install_command(name)}"
-    if recipe.startswith("transfer:"):
-        from .models.efficientnet import check_imagenet_weights
-        try:
-            check_imagenet_weights()
-        except ModelNotInstalledError as exc:
-            return str(exc)
-    return None
+def _skip_note(recipe, exc):
+    """Why a candidate whose model is not installed was skipped (the error names the install
+    command; BirdNET's adds why it is opt-in)."""
+    note = f"not installed: {exc}"
+    if recipe.startswith("embed:birdnet+"):
+        note += " (BirdNET is opt-in: its licence, CC BY-NC-SA 4.0, is non-commercial)"
+    return note
 
 
 def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, candidates=None,
@@ -94,6 +79,7 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
     """
     from .data import load_dataset
     from .evaluate import cross_validate
+    from .models.embeddings import ModelNotInstalledError
 
     check_number(budget_min, "budget_min", "auto_select", low=0)
     dataset = load_dataset(data)
@@ -116,11 +102,8 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
                "balanced_accuracy": None, "balanced_accuracy_std": None, "macro_f1": None,
                "wall_s": 0.0, "note": ""}
         rows.append(row)
-        why = _available(recipe)
         left = budget_s - (time.perf_counter() - t0)
-        if why is not None:
-            row["note"] = why
-        elif left <= 0:
+        if left <= 0:
             row["note"] = "budget spent"
         else:
             if verbose:
@@ -130,6 +113,8 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
                 r = cross_validate(dataset, folds=folds, groups=groups, n_splits=n_splits,
                                    progress=progress, time_limit_s=left, recipe=recipe, seed=seed,
                                    **{**params, **extra})
+            except ModelNotInstalledError as exc:      # raised before any audio is decoded
+                row.update(status="skipped", note=_skip_note(recipe, exc))
             except BudgetExceededError as exc:
                 row.update(status="over budget", note=str(exc))
             except EarmarkError as exc:
