@@ -46,7 +46,7 @@ def pooled(per_clip, how):
     return np.stack([np.r_[e.mean(0), e.max(0)] for e in per_clip])
 
 
-def evaluate(dataset, splits, y, groups, labels, *, head, per_clip=None, X_clip=None, seed=0):
+def evaluate(splits, y, groups, labels, *, head, per_clip=None, X_clip=None, seed=0):
     scores = []
     for _, tr, te in splits:
         h = make_head(head, seed=seed)
@@ -97,13 +97,13 @@ def main():
             for head in args.heads:
                 cells = []
                 if len(parts) == 1:
-                    cells.append(evaluate(ds, splits, y, groups, labels, head=head,
+                    cells.append(evaluate(splits, y, groups, labels, head=head,
                                           per_clip=cache[parts[0]][0], seed=args.seed))
                 else:
                     cells.append(None)
                 for how in ("mean", "meanmax"):
                     X = np.concatenate([pooled(cache[p][0], how) for p in parts], axis=1)
-                    cells.append(evaluate(ds, splits, y, groups, labels, head=head, X_clip=X,
+                    cells.append(evaluate(splits, y, groups, labels, head=head, X_clip=X,
                                           seed=args.seed))
                 shown = ["–" if c is None else f"{c[0]:.3f} ± {c[1]:.3f}" for c in cells]
                 print(f"| {name} | {spec} | {head} | " + " | ".join(shown) +

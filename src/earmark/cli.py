@@ -76,7 +76,7 @@ def _estimator(args):
     if args.mfcc:
         feats["kind"] = "mfcc"
     transfer = args.recipe.startswith("transfer:")
-    if args.recipe not in ("cnn",) and not transfer:
+    if args.recipe != "cnn" and not transfer:
         if feats:
             given = ", ".join("--mfcc" if k == "kind" else "--" + k.replace("_", "-")
                               for k in feats)
@@ -84,16 +84,15 @@ def _estimator(args):
                                  f"{args.recipe}; the embedder fixes the sample rate and the "
                                  "analysis windows.")
         features = None
-    elif transfer:
-        from .models.transfer import FEATURES
-        if "window_s" in feats and "hop_s" not in feats:
-            feats["hop_s"] = feats["window_s"] / 2
-        features = FEATURES.replace(**feats) if feats else None
     else:
-        feats.setdefault("sample_rate", 22050)
         if "window_s" in feats and "hop_s" not in feats:
             feats["hop_s"] = feats["window_s"] / 2
-        features = FeatureConfig(**feats)
+        if transfer:
+            from .models.transfer import FEATURES
+            features = FEATURES.replace(**feats) if feats else None
+        else:
+            feats.setdefault("sample_rate", 22050)
+            features = FeatureConfig(**feats)
     augment = None if args.augment in ("none", "") else args.augment
     return SoundClassifier(recipe=args.recipe, model=args.model, features=features,
                            aggregation=args.aggregation, epochs=args.epochs,
