@@ -97,3 +97,8 @@ def test_training_stops_at_the_deadline_inside_a_fold(data, one_torch_thread):
 def test_evaluate_points_auto_to_train(data, capsys):
     with pytest.raises(SystemExit, match="--recipe auto is for 'earmark train'"):
         main(["evaluate", str(data), "--folds", "fold", "--recipe", "auto", "-q"])
+
+
+def test_negative_budget_is_refused(data):
+    with pytest.raises(ParameterError, match="'budget_min' parameter of auto_select"):
+        earmark.auto_select(data, budget_min=-1, progress=False)
