@@ -105,8 +105,8 @@ class SmallCNN(nn.Module):
 
 #: name -> (class, description)
 NETWORKS = {
-    "sbcnn": (SBCNN, "SB-CNN baseline: 3 conv layers + dense, fast (streaming, long files)"),
-    "cnn": (SmallCNN, "modern small CNN: 4 double-conv stages, time pooling (default)"),
+    "sbcnn": (SBCNN, "SB-CNN: 3 conv layers + dense, fast (default; streaming, long files)"),
+    "cnn": (SmallCNN, "modern small CNN: 4 double-conv stages, time pooling, a few times slower"),
 }
 
 
