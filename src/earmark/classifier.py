@@ -388,6 +388,11 @@ class SoundClassifier:
     # -- persistence ------------------------------------------------------------------------------
     def save(self, path):
         """Write the fitted model to one file (see :mod:`earmark.bundle`); returns the path."""
+        meta, arrays = self._bundle_state()
+        return write_bundle(path, meta=meta, arrays=arrays)
+
+    def _bundle_state(self):
+        """(meta, arrays) of the fitted model, as :func:`earmark.bundle.write_bundle` takes them."""
         self._check_fitted()
         model_cfg, arrays = self.model_.get_state()
         params = {k: v for k, v in self.get_params().items()
@@ -409,7 +414,7 @@ class SoundClassifier:
         }
         if self.licence_ is not None:
             meta["licence"] = self.licence_
-        return write_bundle(path, meta=meta, arrays=arrays)
+        return meta, arrays
 
     @classmethod
     def _from_bundle(cls, meta, arrays, *, path=""):
@@ -451,11 +456,15 @@ class SoundClassifier:
 
 
 def load(path):
-    """Load a model file written by :meth:`SoundClassifier.save`. Never executes pickled code.
+    """Load a model file written by :meth:`SoundClassifier.save` or
+    :meth:`~earmark.ensemble.EnsembleClassifier.save`. Never executes pickled code.
 
     Examples
     --------
     >>> clf = earmark.load("drums.earmark")      # doctest: +SKIP
     """
     meta, arrays = read_bundle(path)
+    if meta.get("kind") == "ensemble":
+        from .ensemble import EnsembleClassifier
+        return EnsembleClassifier._from_bundle(meta, arrays, path=str(path))
     return SoundClassifier._from_bundle(meta, arrays, path=str(path))

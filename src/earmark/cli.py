@@ -169,7 +169,12 @@ def _auto(args):
     best = r["best"]
     print(f"training {best['recipe']} on all the data (its cross-validation took "
           f"{best['wall_s'] / 60:.1f} min)")
-    clf = SoundClassifier(**{**r["best_params"], "progress": not args.quiet})
+    if "members" in r["best_params"]:
+        from .ensemble import EnsembleClassifier
+        clf = EnsembleClassifier([SoundClassifier(**{**p, "progress": not args.quiet})
+                                  for p in r["best_params"]["members"]], progress=not args.quiet)
+    else:
+        clf = SoundClassifier(**{**r["best_params"], "progress": not args.quiet})
     return clf, {k: r[k] for k in ("rows", "protocol", "budget_min", "wall_s")}
 
 
@@ -185,6 +190,13 @@ def cmd_train(args):
         clf.train_info_["auto"] = auto
     clf.save(args.out)
     info = clf.train_info_
+    if "members" in info:
+        print(f"trained {clf.recipe} (mean of the members' clip probabilities) for "
+              f"{len(clf.classes_)} classes in {time.perf_counter() - t:.0f} s")
+        if clf.licence_:
+            print(f"licences of pretrained weights (stored in the model): {clf.licence_}")
+        print(f"wrote {args.out}")
+        return 0
     if clf.train_config_ is None:
         head = info["head"]
         score = head["inner_cv_balanced_accuracy"]
