@@ -152,3 +152,29 @@ def test_cli_auto_can_save_an_ensemble(data, tmp_path, monkeypatch, capsys, one_
     pred = tmp_path / "p.csv"
     assert main(["predict", str(out), *_wavs(data)[:2], "--out", str(pred), "-q"]) == 0
     assert pred.read_text().count("\n") == 3
+
+
+def test_cli_train_and_evaluate_an_ensemble_recipe(data, tmp_path, capsys, one_torch_thread):
+    import json
+
+    recipe = "ensemble:embed:classic+logreg,embed:classic+rf"
+    cv = tmp_path / "cv.json"
+    report = tmp_path / "cv.html"
+    assert main(["evaluate", str(data), "--folds", "fold", "--recipe", recipe, "--json",
+                 str(cv), "--report", str(report), "-q"]) == 0
+    r = json.loads(cv.read_text())
+    members = [earmark.cross_validate(data, folds="fold", recipe=m, progress=False)
+               for m in ("embed:classic+logreg", "embed:classic+rf")]
+    assert r["balanced_accuracy"] == pytest.approx(
+        combine_cv_results(members)["balanced_accuracy"])
+    assert {"accuracy", "macro_f1", "folds", "confusion_matrix"} <= set(r)
+    assert len(r["members"]) == 2 and len(r["folds"]) == 4
+    assert (tmp_path / "cv_confusion.png").stat().st_size > 0 and report.stat().st_size > 0
+    out = tmp_path / "e.earmark"
+    assert main(["train", str(data), "--recipe", recipe, "--out", str(out), "-q"]) == 0
+    assert earmark.load(out).recipe == recipe
+    for bad in ("ensemble:cnn", "ensemble:cnn,auto"):
+        with pytest.raises(SystemExit, match="an ensemble names 2 or more recipes"):
+            main(["train", str(data), "--recipe", bad, "--out", str(out), "-q"])
+    with pytest.raises(SystemExit, match="feature options do not apply to an ensemble"):
+        main(["train", str(data), "--recipe", recipe, "--n-mels", "32", "--out", str(out)])

@@ -5,6 +5,7 @@ clip scores (aggregation) → outputs.
 
 Estimators and model files
     SoundClassifier      train (``fit``), ``predict``, ``predict_proba``, ``save``
+    EnsembleClassifier   the mean of several classifiers' clip probabilities, one model file
     load                 read a model file (never executes pickled code)
     cross_validate       grouped / predefined-fold cross-validation with full metrics
     auto_select          cross-validate the recipes within a time budget (``--recipe auto``)
@@ -23,6 +24,7 @@ Topic modules
     earmark.models       CNNs, ImageNet transfer, embedding models + scikit-learn heads, the
                          window-scoring interface
     earmark.auto         recipe selection by cross-validation within a budget
+    earmark.ensemble     ensembles of classifiers, and their score from the members' folds
     earmark.embed        pretrained embeddings of every analysis window, to Parquet/CSV/NPZ
     earmark.augment      data augmentation, one transform per file
     earmark.train        the one training loop
@@ -39,6 +41,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .auto import auto_select
 from .classifier import SoundClassifier, load
 from .config import FeatureConfig
+from .ensemble import EnsembleClassifier
 from .data import inspect_dataset, load_dataset, validate_dataset
 from .errors import (AudioError, BudgetExceededError, DatasetError, EarmarkError, ModelFileError,
                      NotFittedError, ParameterError)
@@ -50,7 +53,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["SoundClassifier", "load", "cross_validate", "auto_select", "classification_metrics",
+__all__ = ["SoundClassifier", "EnsembleClassifier", "load", "cross_validate", "auto_select", "classification_metrics",
            "FeatureConfig", "TrainConfig", "load_dataset", "inspect_dataset", "validate_dataset",
            "EarmarkError", "ParameterError", "AudioError", "DatasetError", "ModelFileError",
            "NotFittedError", "BudgetExceededError", "__version__"]

@@ -36,8 +36,10 @@ def _add_model_options(p):
                    "pretrained embeddings, e.g. embed:yamnet+logreg; EMBEDDER in yamnet, birdnet, "
                    "efficientnet, classic, onnx:PATH; HEAD in logreg, svm, rf, mlp. The "
                    "embedder fixes the sample rate and windows; install pretrained ones with "
-                   "'earmark models install NAME'. 'earmark train' also takes auto: "
-                   "cross-validate the candidates within --budget-min and keep the best")
+                   "'earmark models install NAME'. ensemble:A,B[,...] averages the clip "
+                   "probabilities of several recipes (e.g. ensemble:cnn,embed:birdnet+logreg). "
+                   "'earmark train' also takes auto: cross-validate the candidates within "
+                   "--budget-min and keep the best")
     g.add_argument("--model", default="sbcnn", help="sbcnn (default: SB-CNN, best measured and "
                    "fastest) or cnn (deeper modern small CNN)")
     g.add_argument("--epochs", type=int, default=None, help="default: 30 for cnn, 15 for "
@@ -178,10 +180,32 @@ def _auto(args):
     return clf, {k: r[k] for k in ("rows", "protocol", "budget_min", "wall_s")}
 
 
+def _ensemble(args):
+    """--recipe ensemble:A,B[,...]: an EnsembleClassifier of the members' estimators."""
+    from .ensemble import EnsembleClassifier
+
+    recipes = [r.strip() for r in args.recipe[len("ensemble:"):].split(",")]
+    if len(recipes) < 2 or not all(recipes) or any(r in ("auto",) or r.startswith("ensemble:")
+                                                   for r in recipes):
+        raise SystemExit(f"earmark: --recipe {args.recipe}: an ensemble names 2 or more "
+                         "recipes joined with ',', e.g. ensemble:cnn,embed:birdnet+logreg")
+    if args.mfcc or any(getattr(args, k) is not None for k in _FEATURE_KEYS):
+        raise SystemExit("earmark: feature options do not apply to an ensemble (each member "
+                         "recipe has its own front end)")
+    members = []
+    for recipe in recipes:
+        args.recipe = recipe
+        members.append(_estimator(args))
+    args.recipe = "ensemble:" + ",".join(recipes)
+    return EnsembleClassifier(members, progress=not args.quiet)
+
+
 def cmd_train(args):
     auto = None
     if args.recipe == "auto":
         clf, auto = _auto(args)
+    elif args.recipe.startswith("ensemble:"):
+        clf = _ensemble(args)
     else:
         clf = _estimator(args)
     t = time.perf_counter()
@@ -230,9 +254,21 @@ def cmd_evaluate(args):
         raise SystemExit("earmark evaluate: --recipe auto is for 'earmark train' (it "
                          "cross-validates every candidate itself and prints the table); evaluate "
                          "one recipe here")
-    clf = _estimator(args)
-    r = cross_validate(args.data, folds=args.folds, groups=args.groups, n_splits=args.k,
-                       estimator=clf, progress=not args.quiet)
+    if args.recipe.startswith("ensemble:"):
+        from .ensemble import combine_cv_results
+        runs = []
+        for member in _ensemble(args).members:
+            if not args.quiet:
+                print(f"ensemble member {member.recipe}:", flush=True)
+            runs.append(cross_validate(args.data, folds=args.folds, groups=args.groups,
+                                       n_splits=args.k, estimator=member,
+                                       progress=not args.quiet))
+            print(f"  {member.recipe}: balanced accuracy {runs[-1]['balanced_accuracy']:.3f}",
+                  flush=True)
+        r = combine_cv_results(runs)
+    else:
+        r = cross_validate(args.data, folds=args.folds, groups=args.groups, n_splits=args.k,
+                           estimator=_estimator(args), progress=not args.quiet)
     print(f"{r['protocol']}: balanced accuracy {r['balanced_accuracy']:.3f} "
           f"± {r['balanced_accuracy_std']:.3f}, accuracy {r['accuracy']:.3f}, macro-F1 "
           f"{r['macro_f1']:.3f} ({len(r['folds'])} folds, {r['wall_s']:.0f} s)")

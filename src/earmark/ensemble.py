@@ -188,8 +188,11 @@ def combine_cv_results(results):
     Returns
     -------
     dict
-        ``balanced_accuracy``, ``accuracy``, ``macro_f1`` (means over folds) and their ``_std``,
-        ``folds`` (per-fold metrics), ``predictions`` (the averaged probabilities), ``labels``.
+        As :func:`earmark.cross_validate`'s: ``balanced_accuracy``, ``accuracy``, ``macro_f1``
+        (means over folds) and their ``_std``, pooled ``confusion_matrix`` and ``per_class``,
+        ``folds`` (per-fold metrics), ``predictions`` (the averaged probabilities), ``labels``,
+        plus ``members`` (each member's score, settings and wall time); ``wall_s`` is the sum of
+        the members'.
 
     Examples
     --------
@@ -225,16 +228,29 @@ def combine_cv_results(results):
     truth = np.array([p["label"] for p in first], dtype=object)
     fold = np.array([p["fold"] for p in first], dtype=object)
     pred = np.array(labels, dtype=object)[probs.argmax(axis=1)]
+    member_folds = [{str(f["fold"]): f for f in r.get("folds", [])} for r in results]
     folds = []
     for f in dict.fromkeys(fold):
         sel = fold == f
-        folds.append({"fold": f, "n_test": int(sel.sum()),
-                      **classification_metrics(truth[sel], pred[sel], labels)})
-    out = {"labels": labels, "folds": folds}
+        own = [m.get(str(f), {}) for m in member_folds]
+        folds.append({"fold": f, "n_train": own[0].get("n_train"), "n_test": int(sel.sum()),
+                      **classification_metrics(truth[sel], pred[sel], labels),
+                      "history": [], "best_epoch": None,
+                      "wall_s": float(sum(m.get("wall_s") or 0.0 for m in own))})
+    out = {}
     for k in ("balanced_accuracy", "accuracy", "macro_f1"):
         vals = [f[k] for f in folds]
         out[k] = float(np.mean(vals))
         out[f"{k}_std"] = float(np.std(vals))
+    pooled = classification_metrics(truth, pred, labels)
+    out.update({"labels": labels, "confusion_matrix": pooled["confusion_matrix"],
+                "per_class": pooled["per_class"], "folds": folds,
+                "members": [{k: r.get(k) for k in ("balanced_accuracy", "config", "wall_s")}
+                            for r in results],
+                "config": {"ensemble": [r.get("config") for r in results]},
+                "dataset": results[0].get("dataset"), "protocol": results[0].get("protocol"),
+                "n_clips": len(first),
+                "wall_s": float(sum(r.get("wall_s") or 0.0 for r in results))})
     out["predictions"] = [{**p, "predicted": pred[i],
                            "probabilities": {c: float(probs[i, j]) for j, c in enumerate(labels)}}
                           for i, p in enumerate(first)]
