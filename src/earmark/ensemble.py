@@ -129,7 +129,7 @@ class EnsembleClassifier:
         if windows:
             raise ParameterError(f"{self.recipe}: an ensemble scores whole files (its members "
                                  "use different analysis windows); predict without --windows, "
-                                 "or with one member's model file")
+                                 "or train a single recipe for window scores")
         tables = [m.predict_table(sources, progress=self.progress if progress is None
                                   else progress) for m in self.members_]
         out = tables[0].copy()
