@@ -178,3 +178,15 @@ def test_cli_train_and_evaluate_an_ensemble_recipe(data, tmp_path, capsys, one_t
             main(["train", str(data), "--recipe", bad, "--out", str(out), "-q"])
     with pytest.raises(SystemExit, match="feature options do not apply to an ensemble"):
         main(["train", str(data), "--recipe", recipe, "--n-mels", "32", "--out", str(out)])
+
+
+def test_a_recipe_named_again_gets_the_next_seed():
+    from earmark.cli import _ensemble, build_parser
+
+    args = build_parser().parse_args(["train", "d", "--recipe",
+                                      "ensemble:cnn,embed:classic+logreg,cnn,cnn", "--seed", "5",
+                                      "--out", "m.earmark"])
+    ens = _ensemble(args)
+    assert [(m.recipe, m.seed) for m in ens.members] == [
+        ("cnn", 5), ("embed:classic+logreg", 5), ("cnn", 6), ("cnn", 7)]
+    assert args.seed == 5

@@ -37,7 +37,8 @@ def _add_model_options(p):
                    "efficientnet, classic, onnx:PATH; HEAD in logreg, svm, rf, mlp. The "
                    "embedder fixes the sample rate and windows; install pretrained ones with "
                    "'earmark models install NAME'. ensemble:A,B[,...] averages the clip "
-                   "probabilities of several recipes (e.g. ensemble:cnn,embed:birdnet+logreg). "
+                   "probabilities of several recipes (e.g. ensemble:cnn,embed:birdnet+logreg; a "
+                   "recipe named again gets the next seed: ensemble:cnn,cnn,cnn). "
                    "'earmark train' also takes auto: cross-validate the candidates within "
                    "--budget-min and keep the best")
     g.add_argument("--model", default="sbcnn", help="sbcnn (default: SB-CNN, best measured and "
@@ -192,11 +193,13 @@ def _ensemble(args):
     if args.mfcc or any(getattr(args, k) is not None for k in _FEATURE_KEYS):
         raise SystemExit("earmark: feature options do not apply to an ensemble (each member "
                          "recipe has its own front end)")
-    members = []
-    for recipe in recipes:
+    members, seed = [], args.seed
+    for i, recipe in enumerate(recipes):
         args.recipe = recipe
+        # a recipe named again is trained again with the next seed (ensemble:cnn,cnn,cnn)
+        args.seed = seed + recipes[:i].count(recipe)
         members.append(_estimator(args))
-    args.recipe = "ensemble:" + ",".join(recipes)
+    args.recipe, args.seed = "ensemble:" + ",".join(recipes), seed
     return EnsembleClassifier(members, progress=not args.quiet)
 
 
