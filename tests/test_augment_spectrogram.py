@@ -23,7 +23,9 @@ def runs(flags):
 
 def test_spec_augment_masks_whole_columns_and_rows_within_the_limits():
     n, bands, frames = 64, 64, 44
-    x = torch.randn(n, 1, bands, frames) * 10 + 50  # no cell equals its window's mean by chance
+    # seeded: in float32 one of these 180k cells equals its window's mean now and then, which
+    # made an unseeded version of this test fail about once in 40 runs
+    x = torch.randn(n, 1, bands, frames, generator=torch.Generator().manual_seed(7)) * 10 + 50
     t = SpecAugment(n_time_masks=2, max_time_mask_frac=0.1, n_freq_masks=2,
                     max_freq_mask_bands=8, p=1.0)
     out = t(x, generator=gen())
@@ -31,9 +33,8 @@ def test_spec_augment_masks_whole_columns_and_rows_within_the_limits():
     masked_any = False
     for i in range(n):
         mean = x[i].mean()
-        masked = (out[i, 0] == mean).numpy()
-        unmasked = ~masked
-        np.testing.assert_array_equal(out[i, 0].numpy()[unmasked], x[i, 0].numpy()[unmasked])
+        masked = (out[i, 0] != x[i, 0]).numpy()          # the cells SpecAugment changed
+        assert (out[i, 0].numpy()[masked] == mean.item()).all()   # ... all to the mean
         cols = masked.all(axis=0)   # time masks cover every band of a frame
         rows = masked.all(axis=1)   # frequency masks cover every frame of a band
         # Every masked cell belongs to a fully masked column or row.
