@@ -190,3 +190,23 @@ def test_a_recipe_named_again_gets_the_next_seed():
     assert [(m.recipe, m.seed) for m in ens.members] == [
         ("cnn", 5), ("embed:classic+logreg", 5), ("cnn", 6), ("cnn", 7)]
     assert args.seed == 5
+
+
+def test_a_missing_model_is_named_before_any_member_trains(data, tmp_path, monkeypatch,
+                                                            capsys):
+    import time
+
+    from earmark.models.embeddings import ModelNotInstalledError
+
+    monkeypatch.setenv("EARMARK_HOME", str(tmp_path / "empty"))
+    ens = EnsembleClassifier([SoundClassifier(**{**CNN, "epochs": 500}, progress=False),
+                              SoundClassifier(recipe="embed:yamnet+logreg", progress=False)])
+    t = time.perf_counter()
+    with pytest.raises(ModelNotInstalledError, match="earmark models install yamnet"):
+        ens.fit(data)
+    assert time.perf_counter() - t < 10 and not hasattr(ens, "members_")
+    t = time.perf_counter()
+    assert main(["evaluate", str(data), "--folds", "fold", "--recipe",
+                 "ensemble:cnn,embed:yamnet+logreg", "--epochs", "500", "-q"]) == 2
+    assert "earmark models install yamnet" in capsys.readouterr().err
+    assert time.perf_counter() - t < 10

@@ -186,7 +186,7 @@ def _ensemble(args):
     from .ensemble import EnsembleClassifier
 
     recipes = [r.strip() for r in args.recipe[len("ensemble:"):].split(",")]
-    if len(recipes) < 2 or not all(recipes) or any(r in ("auto",) or r.startswith("ensemble:")
+    if len(recipes) < 2 or not all(recipes) or any(r == "auto" or r.startswith("ensemble:")
                                                    for r in recipes):
         raise SystemExit(f"earmark: --recipe {args.recipe}: an ensemble names 2 or more "
                          "recipes joined with ',', e.g. ensemble:cnn,embed:birdnet+logreg")
@@ -200,6 +200,8 @@ def _ensemble(args):
         args.seed = seed + recipes[:i].count(recipe)
         members.append(_estimator(args))
     args.recipe, args.seed = "ensemble:" + ",".join(recipes), seed
+    for m in members:              # bad settings or a missing model: before any training
+        m._validate_params()
     return EnsembleClassifier(members, progress=not args.quiet)
 
 

@@ -78,11 +78,14 @@ class EnsembleClassifier:
         if len(self.members) < 2:
             raise ParameterError(f"The 'members' parameter of EnsembleClassifier must hold at "
                                  f"least 2 classifiers. Got {len(self.members)} instead.")
-        fitted = []
         for m in self.members:
             if not isinstance(m, SoundClassifier):
                 raise ParameterError("The 'members' parameter of EnsembleClassifier must hold "
                                      f"SoundClassifier objects. Got {type(m).__name__} instead.")
+            # every member's settings (and installed models) before any training
+            m._validate_params()
+        fitted = []
+        for m in self.members:
             clf = SoundClassifier(**{**m.get_params(), "progress": self.progress})
             fitted.append(clf.fit(data, group_column=group_column))
         return self._set_members(fitted)
