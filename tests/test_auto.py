@@ -75,6 +75,10 @@ def test_cli_auto_trains_the_winner_and_records_the_table(data, tmp_path, monkey
     text = capsys.readouterr().out
     assert "--recipe auto (folds=fold, budget 10 min" in text
     assert "embed:classic+logreg" in text and "cnn" in text
+    table_lines = [ln for ln in text.splitlines()
+                   if ln.startswith(("  ", "* ")) and "balanced accuracy" in ln]
+    assert len(table_lines) == 3            # two candidates and their ensemble, aligned
+    assert len({ln.index("balanced accuracy") for ln in table_lines}) == 1
     meta, _ = read_bundle(out)
     table = meta["training"]["info"]["auto"]
     assert [r["recipe"] for r in table["rows"]][:2] == ["embed:classic+logreg", "cnn"]

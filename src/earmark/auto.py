@@ -178,9 +178,9 @@ def _ensemble_rows(done, results, *, params, seed, verbose):
     return rows
 
 
-def format_row(row):
-    """One line for a candidate of :func:`auto_select`."""
+def format_row(row, *, width=28):
+    """One line for a candidate of :func:`auto_select` (the recipe padded to ``width``)."""
     if row["status"] == "done":
-        return (f"{row['recipe']:<28} balanced accuracy {row['balanced_accuracy']:.3f} ± "
+        return (f"{row['recipe']:<{width}} balanced accuracy {row['balanced_accuracy']:.3f} ± "
                 f"{row['balanced_accuracy_std']:.3f}  ({row['wall_s'] / 60:.1f} min)")
-    return f"{row['recipe']:<28} {row['status']}: {row['note']}"
+    return f"{row['recipe']:<{width}} {row['status']}: {row['note']}"

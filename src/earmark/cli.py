@@ -168,7 +168,8 @@ def _auto(args):
     print(f"--recipe auto ({r['protocol']}, budget {args.budget_min:g} min, "
           f"{r['wall_s'] / 60:.1f} min used):")
     for row in r["rows"]:
-        print(("* " if row is r["best"] else "  ") + format_row(row))
+        print(("* " if row is r["best"] else "  ") +
+              format_row(row, width=max(len(x["recipe"]) for x in r["rows"])))
     best = r["best"]
     print(f"training {best['recipe']} on all the data (its cross-validation took "
           f"{best['wall_s'] / 60:.1f} min)")
