@@ -12,3 +12,20 @@ def bench_dataset(name):
     if not path.exists():
         raise SystemExit(f"{path} not found: build it with bash ../shared/bench/build_all.sh")
     return path
+
+
+def add_threads_option(parser):
+    """``--threads N``: torch's intra-op threads (default: torch's own choice)."""
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's)")
+
+
+def setup(args):
+    """Apply ``--threads`` and silence the warning grouped folds make expected (a test fold
+    without a class the model predicts)."""
+    import warnings
+
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")

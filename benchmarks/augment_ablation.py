@@ -13,13 +13,12 @@ one-off cost is in the wall time) and the wall time of one whole cross-validatio
 
 import argparse
 import time
-import warnings
 
 import numpy as np
 import torch
 
 import earmark
-from _bench import bench_dataset
+from _bench import add_threads_option, bench_dataset, setup
 
 STEPS = [("none", None), ("shift", "shift"), ("+stretch+pitch", "shift,stretch,pitch"),
          ("+noise", "shift,stretch,pitch,noise"), ("+mixup", "shift,stretch,pitch,noise,mixup"),
@@ -33,12 +32,10 @@ def main():
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     ap.add_argument("--only", help="comma-separated step names to run (default: all)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    setup(args)
     seeds = [int(s) for s in args.seeds.split(",")]
-    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
     steps = STEPS if not args.only else [s for s in STEPS if s[0].split()[0] in
                                          args.only.split(",")]
     print(f"seeds {seeds}, {args.epochs} epochs, torch threads {torch.get_num_threads()}")

@@ -9,23 +9,18 @@ cache (``$EARMARK_HOME/cache/embeddings``) is used as by any run.
 """
 
 import argparse
-import warnings
-
-import torch
 
 import earmark
-from _bench import bench_dataset
+from _bench import add_threads_option, bench_dataset, setup
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("datasets", nargs="+")
     ap.add_argument("--budget-min", type=float, default=20.0)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+    setup(args)
     summary = []
     for name in args.datasets:
         r = earmark.auto_select(bench_dataset(name), budget_min=args.budget_min, progress=False,

@@ -12,13 +12,10 @@ per-fold balanced accuracy and the wall time. Writes ``<out>/<name>.cv.json`` an
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
-import torch
-
 import earmark
-from _bench import bench_dataset
+from _bench import add_threads_option, bench_dataset, setup
 from earmark.evaluate import write_confusion_png, write_json
 
 
@@ -34,11 +31,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--window-s", type=float, default=None,
                     help="analysis window (default: chosen from the clip durations)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+    setup(args)
     rows = []
     for name in args.datasets:
         root = bench_dataset(name)

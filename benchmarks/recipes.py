@@ -26,10 +26,8 @@ import time
 import warnings
 from pathlib import Path
 
-import torch
-
 import earmark
-from _bench import bench_dataset
+from _bench import add_threads_option, bench_dataset, setup
 from earmark.datasets import earmark_home
 from earmark.evaluate import write_json
 
@@ -62,13 +60,11 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None, help="torch recipes only (default: the "
                     "recipe's, 30 for cnn, 15 for transfer)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads")
+    add_threads_option(ap)
     ap.add_argument("--reuse-cache", action="store_true",
                     help="use the shared embedding cache (wall times then exclude embedding)")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+    setup(args)
     warnings.filterwarnings("ignore", message="The least populated class in y has only")
     rows = []
     for name in args.datasets:
