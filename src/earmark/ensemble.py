@@ -205,7 +205,7 @@ def combine_cv_results(results):
     >>> combine_cv_results([cnn, bird])["balanced_accuracy"]                      # doctest: +SKIP
     0.78
     """
-    from .evaluate import classification_metrics
+    from .evaluate import classification_metrics, fold_means
 
     if len(results) < 2:
         raise ParameterError(f"combine_cv_results needs at least 2 results; got {len(results)}")
@@ -240,11 +240,7 @@ def combine_cv_results(results):
                       **classification_metrics(truth[sel], pred[sel], labels),
                       "history": [], "best_epoch": None,
                       "wall_s": float(sum(m.get("wall_s") or 0.0 for m in own))})
-    out = {}
-    for k in ("balanced_accuracy", "accuracy", "macro_f1"):
-        vals = [f[k] for f in folds]
-        out[k] = float(np.mean(vals))
-        out[f"{k}_std"] = float(np.std(vals))
+    out = fold_means(folds)
     pooled = classification_metrics(truth, pred, labels)
     out.update({"labels": labels, "confusion_matrix": pooled["confusion_matrix"],
                 "per_class": pooled["per_class"], "folds": folds,

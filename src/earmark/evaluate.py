@@ -17,7 +17,8 @@ from .classifier import SoundClassifier
 from .data import cv_splits, load_clips, load_dataset, validate_dataset
 from .errors import BudgetExceededError, ParameterError
 
-__all__ = ["classification_metrics", "cross_validate", "write_json", "write_confusion_png"]
+__all__ = ["classification_metrics", "cross_validate", "fold_means", "write_json",
+           "write_confusion_png"]
 
 
 def classification_metrics(y_true, y_pred, labels):
@@ -52,6 +53,17 @@ def classification_metrics(y_true, y_pred, labels):
                           "support": int(s[i])} for i, c in enumerate(labels)},
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def fold_means(folds):
+    """``balanced_accuracy``, ``accuracy``, ``macro_f1``: the mean over per-fold results, and
+    each one's standard deviation as ``<name>_std``."""
+    out = {}
+    for key in ("balanced_accuracy", "accuracy", "macro_f1"):
+        vals = [f[key] for f in folds]
+        out[key] = float(np.mean(vals))
+        out[f"{key}_std"] = float(np.std(vals))
+    return out
 
 
 def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None, progress=True,
@@ -143,11 +155,7 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
                 "limit", completed=fold_results)
     pooled = classification_metrics([p["label"] for p in predictions],
                                      [p["predicted"] for p in predictions], labels)
-    result = {}
-    for key in ("balanced_accuracy", "accuracy", "macro_f1"):
-        vals = [f[key] for f in fold_results]
-        result[key] = float(np.mean(vals))
-        result[f"{key}_std"] = float(np.std(vals))
+    result = fold_means(fold_results)
     params = estimator.get_params()
     result.update({
         "labels": labels,
