@@ -201,8 +201,6 @@ def _ensemble(args):
         args.seed = seed + recipes[:i].count(recipe)
         members.append(_estimator(args))
     args.recipe, args.seed = "ensemble:" + ",".join(recipes), seed
-    for m in members:              # bad settings or a missing model: before any training
-        m._validate_params()
     return EnsembleClassifier(members, progress=not args.quiet)
 
 
@@ -262,8 +260,11 @@ def cmd_evaluate(args):
                          "one recipe here")
     if args.recipe.startswith("ensemble:"):
         from .ensemble import combine_cv_results
+        members = _ensemble(args).members
+        for member in members:     # bad settings or a missing model: before any member runs
+            member._validate_params()
         runs = []
-        for member in _ensemble(args).members:
+        for member in members:
             if not args.quiet:
                 print(f"ensemble member {member.recipe}:", flush=True)
             runs.append(cross_validate(args.data, folds=args.folds, groups=args.groups,
