@@ -5,8 +5,9 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from earmark.augment import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse, Gain,
-                             PitchShift, TimeShift, TimeStretch, colored_noise)
+from earmark.augment import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse,
+                             FilterAugment, Gain, PitchShift, TimeShift, TimeStretch,
+                             colored_noise)
 from earmark.errors import AudioError, ParameterError
 
 SR = 22050
@@ -111,6 +112,45 @@ def test_gain_scales_by_the_drawn_decibels():
     np.testing.assert_allclose(y, x * 0.1, rtol=1e-6)
 
 
+# -- random equaliser (FilterAugment) ----------------------------------------------------------
+
+def level_db(y, freq_hz, sr=SR):
+    """Amplitude (dB) of the tone at ``freq_hz`` (1-s windows: bins fall on whole Hz)."""
+    return 20 * np.log10(np.abs(np.fft.rfft(y.astype(np.float64)))[int(round(freq_hz))])
+
+
+def test_filter_augment_with_one_band_is_a_plain_gain():
+    x = tone(440) + tone(5000, amp=0.1)
+    y = FilterAugment(min_bands=1, max_bands=1, min_gain_db=-20, max_gain_db=-20, p=1.0)(
+        x, SR, rng=0)
+    np.testing.assert_allclose(y, x * 0.1, atol=1e-6)
+
+
+def test_filter_augment_step_gains_follow_the_drawn_bands():
+    t = FilterAugment(min_bands=4, max_bands=4, min_gain_db=-9, max_gain_db=9, kind="step",
+                      p=1.0)
+    freqs = [100.0, 300.0, 1000.0, 3000.0, 9000.0]
+    x = sum(tone(f, amp=0.1) for f in freqs)
+    y = t(x, SR, rng=5)
+    drawn = t.gain_curve(np.array(freqs), SR)
+    assert len(set(np.round(t.gain_curve(np.linspace(20, SR / 2, 500), SR), 9))) == 4
+    for f, g in zip(freqs, drawn):
+        assert level_db(y, f) - level_db(x, f) == pytest.approx(g, abs=0.01)
+
+
+def test_filter_augment_linear_curve_is_continuous_and_within_the_gain_range():
+    t = FilterAugment(min_bands=6, max_bands=6, min_gain_db=-6, max_gain_db=6, p=1.0)
+    t(tone(440), SR, rng=2)
+    f = np.linspace(1, SR / 2, 20000)
+    g = t.gain_curve(f, SR)
+    assert g.min() >= -6 and g.max() <= 6
+    assert np.abs(np.diff(g)).max() < 0.05          # no steps: a smooth equaliser
+    x = tone(2000, amp=0.3)
+    y = t(x, SR, rng=2)
+    assert level_db(y, 2000) - level_db(x, 2000) == pytest.approx(
+        float(t.gain_curve(np.array([2000.0]), SR)[0]), abs=0.01)
+
+
 # -- additive coloured noise --------------------------------------------------------------------
 
 @pytest.mark.parametrize("color", ["white", "pink", "brown"])
@@ -193,7 +233,7 @@ def test_impulse_response_is_aligned_on_its_peak_and_normalised(tmp_path):
 
 def _all(noise_dir, ir_dir):
     return [TimeShift(p=1.0), TimeStretch(p=1.0), PitchShift(p=1.0), Gain(p=1.0),
-            AddColoredNoise(p=1.0), AddBackgroundNoise(noise_dir, p=1.0),
+            FilterAugment(p=1.0), AddColoredNoise(p=1.0), AddBackgroundNoise(noise_dir, p=1.0),
             ApplyImpulseResponse(ir_dir, p=1.0)]
 
 
@@ -250,6 +290,11 @@ def test_p_is_the_probability_of_applying():
     (lambda: TimeShift(min_shift_s=0.5, max_shift_s=-0.5), r"min_shift_s \(0.5\) cannot be"),
     (lambda: TimeShift(p=1.5), "'p' parameter of TimeShift must be a float in .0, 1."),
     (lambda: Gain(p=-0.1), "'p' parameter of Gain"),
+    (lambda: FilterAugment(min_bands=5, max_bands=2),
+     r"FilterAugment: min_bands \(5\) cannot be greater than max_bands \(2\)"),
+    (lambda: FilterAugment(min_bands=0), "'min_bands' parameter of FilterAugment"),
+    (lambda: FilterAugment(kind="smooth"), "'kind' parameter of FilterAugment"),
+    (lambda: FilterAugment(min_frequency=0), "'min_frequency' parameter of FilterAugment"),
     (lambda: PitchShift(max_semitones=float("nan")), "'max_semitones' parameter"),
 ])
 def test_nonsense_parameters_raise_a_plain_message(make, message):
@@ -272,5 +317,5 @@ def test_repr_and_event_flags():
     assert repr(AddBackgroundNoise("rec/bg", p=0.5)) == \
         "AddBackgroundNoise(noise_dir='rec/bg', min_snr_db=3.0, max_snr_db=30.0, p=0.5)"
     assert TimeShift.moves_events and TimeStretch.moves_events
-    assert not any(c.moves_events for c in (PitchShift, Gain, AddColoredNoise,
+    assert not any(c.moves_events for c in (PitchShift, Gain, FilterAugment, AddColoredNoise,
                                            AddBackgroundNoise, ApplyImpulseResponse))

@@ -5,6 +5,7 @@ noise; then SpecAugment and mixup.
 
 Waveform transforms (one float32 window, ``t(samples, sample_rate, rng=rng)``)
     :class:`TimeShift`, :class:`TimeStretch`, :class:`PitchShift`, :class:`Gain`,
+    :class:`FilterAugment` (a random equaliser),
     :class:`AddColoredNoise` (white/pink/brown), :class:`AddBackgroundNoise` (a folder of your
     recordings), :class:`ApplyImpulseResponse` (a folder of impulse responses).
 Feature-batch transforms (torch)
@@ -64,6 +65,7 @@ from .background_noise import AddBackgroundNoise
 from .base import BatchTransform, SpectrogramTransform, Transform, WaveformTransform
 from .cache import ClipVariants, precompute_variants
 from .colored_noise import AddColoredNoise, colored_noise
+from .filter_augment import FilterAugment
 from .gain import Gain
 from .impulse_response import ApplyImpulseResponse
 from .mixup import Mixup
@@ -75,7 +77,7 @@ from .time_stretch import TimeStretch
 
 __all__ = [
     "Augmentation", "SPEC_NAMES", "SPEC_HELP",
-    "TimeShift", "TimeStretch", "PitchShift", "Gain", "AddColoredNoise", "AddBackgroundNoise",
+    "TimeShift", "TimeStretch", "PitchShift", "Gain", "FilterAugment", "AddColoredNoise", "AddBackgroundNoise",
     "ApplyImpulseResponse", "SpecAugment", "Mixup",
     "precompute_variants", "ClipVariants", "colored_noise",
     "Transform", "WaveformTransform", "SpectrogramTransform", "BatchTransform",

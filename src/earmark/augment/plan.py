@@ -9,6 +9,7 @@ from .background_noise import AddBackgroundNoise
 from .base import (BatchTransform, SpectrogramTransform, Transform, WaveformTransform, as_rng,
                    transform_from_config)
 from .colored_noise import AddColoredNoise
+from .filter_augment import FilterAugment
 from .gain import Gain
 from .impulse_response import ApplyImpulseResponse
 from .mixup import Mixup
@@ -30,6 +31,7 @@ SPEC_NAMES = {
     "stretch": TimeStretch,
     "pitch": PitchShift,
     "gain": Gain,
+    "filter": FilterAugment,
     "ir:DIR": ApplyImpulseResponse,
     "noise:DIR": AddBackgroundNoise,
     "noise": AddColoredNoise,
@@ -44,7 +46,7 @@ _DEFAULT = ("pitch", "gain")
 SPEC_HELP = (
     "comma-separated augmentations, applied in this order whatever the order given: "
     "shift (time-shift, roll), stretch (time-stretch 0.8-1.25x), pitch (+/-4 semitones), "
-    "gain (+/-12 dB), ir:DIR (impulse responses from folder DIR), noise:DIR (background noise "
+    "gain (+/-12 dB), filter (random equaliser, 3-6 bands, +/-6 dB), ir:DIR (impulse responses from folder DIR), noise:DIR (background noise "
     "from your recordings in DIR, SNR 3-30 dB), noise (white/pink/brown noise, SNR 5-40 dB), "
     "specaugment (time and frequency masks), mixup (alpha 0.4); or 'none', or 'default' "
     f"(= {','.join(_DEFAULT)}), which can be combined with others, e.g. 'default,noise:DIR'")
