@@ -77,8 +77,8 @@ from .time_stretch import TimeStretch
 
 __all__ = [
     "Augmentation", "SPEC_NAMES", "SPEC_HELP",
-    "TimeShift", "TimeStretch", "PitchShift", "Gain", "FilterAugment", "AddColoredNoise", "AddBackgroundNoise",
-    "ApplyImpulseResponse", "SpecAugment", "Mixup",
+    "TimeShift", "TimeStretch", "PitchShift", "Gain", "FilterAugment", "AddColoredNoise",
+    "AddBackgroundNoise", "ApplyImpulseResponse", "SpecAugment", "Mixup",
     "precompute_variants", "ClipVariants", "colored_noise",
     "Transform", "WaveformTransform", "SpectrogramTransform", "BatchTransform",
 ]

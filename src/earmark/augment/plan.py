@@ -46,8 +46,9 @@ _DEFAULT = ("pitch", "gain")
 SPEC_HELP = (
     "comma-separated augmentations, applied in this order whatever the order given: "
     "shift (time-shift, roll), stretch (time-stretch 0.8-1.25x), pitch (+/-4 semitones), "
-    "gain (+/-12 dB), filter (random equaliser, 3-6 bands, +/-6 dB), ir:DIR (impulse responses from folder DIR), noise:DIR (background noise "
-    "from your recordings in DIR, SNR 3-30 dB), noise (white/pink/brown noise, SNR 5-40 dB), "
+    "gain (+/-12 dB), filter (random equaliser, 3-6 bands, +/-6 dB), ir:DIR (impulse "
+    "responses from folder DIR), noise:DIR (background noise from your recordings in DIR, "
+    "SNR 3-30 dB), noise (white/pink/brown noise, SNR 5-40 dB), "
     "specaugment (time and frequency masks), mixup (alpha 0.4); or 'none', or 'default' "
     f"(= {','.join(_DEFAULT)}), which can be combined with others, e.g. 'default,noise:DIR'")
 
