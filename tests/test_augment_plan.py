@@ -9,8 +9,8 @@ import soundfile as sf
 import torch
 
 from earmark.augment import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse,
-                             Augmentation, Gain, Mixup, PitchShift, SpecAugment, TimeShift,
-                             TimeStretch)
+                             Augmentation, FilterAugment, Gain, Mixup, PitchShift, SpecAugment,
+                             TimeShift, TimeStretch)
 from earmark.errors import ParameterError
 
 SR = 22050
@@ -32,11 +32,11 @@ def test_spec_names_none_default_and_folders():
     default = Augmentation.from_spec("default")
     assert [type(t) for t in default] == [PitchShift, Gain]
     plan = Augmentation.from_spec(r"default,stretch,mixup,ir:C:\irs,noise:D:\bg,specaugment,"
-                                  r"noise,shift")
-    assert [type(t) for t in plan] == [TimeShift, TimeStretch, PitchShift, Gain,
+                                  r"noise,shift,filter")
+    assert [type(t) for t in plan] == [TimeShift, TimeStretch, PitchShift, Gain, FilterAugment,
                                        ApplyImpulseResponse, AddBackgroundNoise, AddColoredNoise,
                                        SpecAugment, Mixup]
-    assert plan.transforms[4].ir_dir == r"C:\irs" and plan.transforms[5].noise_dir == r"D:\bg"
+    assert plan.transforms[5].ir_dir == r"C:\irs" and plan.transforms[6].noise_dir == r"D:\bg"
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -57,6 +57,7 @@ def test_config_round_trips_through_json_with_paths_as_strings(tmp_path):
     plan = Augmentation([TimeShift(min_shift_s=-0.1, max_shift_s=0.2, rollover=False, p=0.7),
                          PitchShift(min_semitones=-2, max_semitones=2, p=0.3),
                          AddBackgroundNoise(tmp_path / "bg", min_snr_db=6, max_snr_db=12),
+                         FilterAugment(min_bands=2, max_bands=4, kind="step", p=0.8),
                          AddColoredNoise(colors=("pink",)),
                          SpecAugment(n_time_masks=1, p=1.0), Mixup(alpha=0.2, p=0.9)], seed=42)
     config = json.loads(json.dumps(plan.to_config()))
