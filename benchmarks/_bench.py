@@ -1,5 +1,7 @@
-"""Where the benchmark scripts find the bench datasets (built by ../shared/bench/build_all.sh)."""
+"""Shared by the benchmark scripts: where the bench datasets are (built by
+../shared/bench/build_all.sh), the --threads option, and a temporary EARMARK_HOME."""
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -29,3 +31,17 @@ def setup(args):
         import torch
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+
+
+@contextlib.contextmanager
+def earmark_home_at(path):
+    """Set ``EARMARK_HOME`` to ``path`` inside the ``with`` block; restore it afterwards."""
+    before = os.environ.get("EARMARK_HOME")
+    os.environ["EARMARK_HOME"] = os.fspath(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("EARMARK_HOME", None)
+        else:
+            os.environ["EARMARK_HOME"] = before

@@ -19,7 +19,6 @@ computing every embedding, as on a first run; ``--reuse-cache`` uses the shared 
 
 import argparse
 import contextlib
-import os
 import re
 import tempfile
 import time
@@ -27,7 +26,7 @@ import warnings
 from pathlib import Path
 
 import earmark
-from _bench import add_threads_option, bench_dataset, setup
+from _bench import add_threads_option, bench_dataset, earmark_home_at, setup
 from earmark.datasets import earmark_home
 from earmark.evaluate import write_json
 
@@ -37,18 +36,11 @@ from earmark.evaluate import write_json
 def fresh_cache():
     """A temporary EARMARK_HOME that sees the installed models but has an empty cache."""
     models = earmark_home() / "models"
-    before = os.environ.get("EARMARK_HOME")
     with tempfile.TemporaryDirectory(prefix="earmark-bench-home-") as tmp:
         if models.is_dir():
             (Path(tmp) / "models").symlink_to(models.resolve())
-        os.environ["EARMARK_HOME"] = tmp
-        try:
+        with earmark_home_at(tmp):
             yield
-        finally:
-            if before is None:
-                os.environ.pop("EARMARK_HOME", None)
-            else:
-                os.environ["EARMARK_HOME"] = before
 
 
 def main():

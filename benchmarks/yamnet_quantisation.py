@@ -14,14 +14,13 @@ import argparse
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import earmark
-from _bench import add_threads_option, bench_dataset, setup
+from _bench import add_threads_option, bench_dataset, earmark_home_at, setup
 from earmark.datasets import earmark_home
 
 
@@ -58,7 +57,6 @@ def float_yamnet_home():
     import onnx
 
     models = earmark_home() / "models"
-    before = os.environ.get("EARMARK_HOME")
     with tempfile.TemporaryDirectory(prefix="earmark-yamnet-float-") as tmp:
         home = Path(tmp)
         (home / "models").mkdir()
@@ -72,14 +70,8 @@ def float_yamnet_home():
         manifest = json.loads(manifest_path.read_text())
         manifest["files"]["model"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         manifest_path.write_text(json.dumps(manifest, indent=2))
-        os.environ["EARMARK_HOME"] = tmp
-        try:
+        with earmark_home_at(tmp):
             yield
-        finally:
-            if before is None:
-                os.environ.pop("EARMARK_HOME", None)
-            else:
-                os.environ["EARMARK_HOME"] = before
 
 
 def main():
