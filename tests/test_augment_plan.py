@@ -30,9 +30,14 @@ def test_spec_builds_the_talks_order_whatever_the_order_written():
 def test_spec_names_none_default_and_folders():
     assert len(Augmentation.from_spec("none")) == 0 and len(Augmentation.from_spec("")) == 0
     default = Augmentation.from_spec("default")
-    assert [type(t) for t in default] == [PitchShift, Gain]
+    assert [type(t) for t in default] == [Gain, FilterAugment, SpecAugment, Mixup]
+    assert default == Augmentation.from_spec("mixup,filter,specaugment,gain")
+    transfer = Augmentation.from_spec("default", family="transfer")
+    assert [type(t) for t in transfer] == [PitchShift, Gain]
+    with pytest.raises(ParameterError, match="family"):
+        Augmentation.from_spec("default", family="sed")
     plan = Augmentation.from_spec(r"default,stretch,mixup,ir:C:\irs,noise:D:\bg,specaugment,"
-                                  r"noise,shift,filter")
+                                  r"noise,shift,pitch")
     assert [type(t) for t in plan] == [TimeShift, TimeStretch, PitchShift, Gain, FilterAugment,
                                        ApplyImpulseResponse, AddBackgroundNoise, AddColoredNoise,
                                        SpecAugment, Mixup]

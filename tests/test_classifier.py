@@ -100,6 +100,16 @@ def test_not_fitted_and_bad_params(tmp_path):
         earmark.SoundClassifier(epochs=0).fit(tmp_path)
 
 
+def test_default_recipe_is_the_regularised_set_for_60_epochs():
+    from earmark.augment import FilterAugment, Gain, Mixup, SpecAugment
+    _, train, plan = earmark.SoundClassifier(seed=4)._validate_params()
+    assert train.epochs == 60
+    assert [type(t) for t in plan] == [Gain, FilterAugment, SpecAugment, Mixup]
+    assert plan.seed == 4
+    _, train, plan = earmark.SoundClassifier(epochs=5, augment="default,shift")._validate_params()
+    assert train.epochs == 5 and len(plan) == 5
+
+
 def test_load_rejects_non_model_file(tmp_path):
     p = tmp_path / "x.earmark"
     p.write_text("hello")

@@ -64,6 +64,7 @@ def test_train_evaluate_predict(data, tmp_path):
     assert {"balanced_accuracy", "accuracy", "macro_f1", "folds"} <= set(r)
     assert [f["fold"] for f in r["folds"]] == ["1", "2", "3"]
     assert sum(f["n_test"] for f in r["folds"]) == 30
+    assert r["config"]["training"]["epochs"] == 8 and r["config"]["augmentation"] is None
     assert r["balanced_accuracy"] == pytest.approx(np.mean([f["balanced_accuracy"]
                                                             for f in r["folds"]]))
     assert (tmp_path / "cv_confusion.png").read_bytes()[:4] == b"\x89PNG"

@@ -121,6 +121,7 @@ def test_cross_validate_takes_the_recipe(data):
     assert len(r["folds"]) == 4 and all(f["history"] == [] for f in r["folds"])
     assert r["balanced_accuracy"] > 0.9
     assert r["config"]["features"]["sample_rate"] == 22050
+    assert r["config"]["training"] is None and r["config"]["augmentation"] is None
 
 
 # ----------------------------------------------------------------------------- model file ---

@@ -128,6 +128,12 @@ def test_model_file_round_trip_without_the_weights_installed(weights, data, tmp_
     assert again.features_ == clf.features_ and again.licence_ == clf.licence_
 
 
+def test_transfer_default_augmentation_is_pitch_shift_and_gain(weights):
+    from earmark.augment import Gain, PitchShift
+    _, train, plan = earmark.SoundClassifier(recipe="transfer:efficientnet")._validate_params()
+    assert [type(t) for t in plan] == [PitchShift, Gain] and train.epochs == 15
+
+
 def test_normalised_features_are_refused(weights):
     bad = SMALL["features"].replace(normalize="dataset")
     with pytest.raises(ParameterError, match="normalize='none' for a transfer recipe"):

@@ -29,7 +29,7 @@ _TRAIN_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "patienc
 #: What ``epochs=None`` / ``learning_rate=None`` / ``backbone_lr_scale=None`` mean per recipe
 #: family (README, "Choosing the defaults").
 RECIPE_DEFAULTS = {
-    "cnn": {"epochs": 30, "learning_rate": 3e-3, "backbone_lr_scale": 0.1},
+    "cnn": {"epochs": 60, "learning_rate": 3e-3, "backbone_lr_scale": 0.1},
     "transfer": {"epochs": 15, "learning_rate": 1e-3, "backbone_lr_scale": 1.0},
 }
 
@@ -43,7 +43,7 @@ def _resolve_device(device):
     return device
 
 
-def _make_augmentation(spec, seed=0):
+def _make_augmentation(spec, seed=0, family="cnn"):
     if spec is None:
         return None
     from .augment import Augmentation
@@ -53,7 +53,7 @@ def _make_augmentation(spec, seed=0):
     elif isinstance(spec, dict):
         plan = Augmentation.from_config(spec)
     else:
-        plan = Augmentation.from_spec(str(spec), seed=seed)
+        plan = Augmentation.from_spec(str(spec), seed=seed, family=family)
     return plan if len(plan) else None
 
 
@@ -118,7 +118,7 @@ class SoundClassifier:
         How window scores become a clip score: mean (probabilistic voting), max, majority vote.
     epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, balance
         Training settings; see :class:`earmark.train.TrainConfig`. ``epochs`` and
-        ``learning_rate`` None mean the recipe's default: 30 epochs at 3e-3 for 'cnn', 15 epochs
+        ``learning_rate`` None mean the recipe's default: 60 epochs at 3e-3 for 'cnn', 15 epochs
         at 1e-3 for 'transfer:...' (see :data:`RECIPE_DEFAULTS`). With ``val_fraction > 0``
         a validation split is carved out by group and training stops early on it; the default
         (0) trains on every clip for ``epochs`` epochs, which measured better on small data
@@ -127,9 +127,11 @@ class SoundClassifier:
         Transfer recipes only (see above); ``backbone_lr_scale`` None: 1.0 (the whole network
         at ``learning_rate`` once unfrozen, which measured better than 0.1 on drums).
     augment : str, dict, Augmentation or None
-        Augmentations: 'default' (pitch-shift and gain, the set the ablation supports), 'none',
-        or a list such as 'shift,stretch,pitch,noise,mixup,specaugment' (see
-        :mod:`earmark.augment`).
+        Augmentations: 'default', 'none', or a list such as
+        'shift,stretch,pitch,noise,mixup,specaugment' (see :mod:`earmark.augment`). 'default'
+        is gain, the random equaliser, SpecAugment and mixup for the CNNs, and pitch-shift and
+        gain for 'transfer:...' (:data:`earmark.augment.DEFAULT_SETS`; README, "Choosing the
+        defaults").
     seed : int
         The same seed, data and settings give the same model.
     device : {'auto', 'cpu', 'cuda'}
@@ -246,8 +248,9 @@ class SoundClassifier:
             from .models.transfer import check_transfer_features
             check_transfer_features(feats, owner=o)
             check_imagenet_weights()
-        train = self._train_config("cnn" if transfer is None else "transfer")
-        return feats, train, _make_augmentation(self.augment, self.seed), None
+        family = "cnn" if transfer is None else "transfer"
+        return (feats, self._train_config(family),
+                _make_augmentation(self.augment, self.seed, family), None)
 
     def _train_config(self, family):
         given = {k: getattr(self, k) for k in _TRAIN_KEYS}

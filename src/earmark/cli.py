@@ -43,7 +43,7 @@ def _add_model_options(p):
                    "--budget-min and keep the best")
     g.add_argument("--model", default="sbcnn", help="sbcnn (default: SB-CNN, best measured and "
                    "fastest) or cnn (deeper modern small CNN)")
-    g.add_argument("--epochs", type=int, default=None, help="default: 30 for cnn, 15 for "
+    g.add_argument("--epochs", type=int, default=None, help="default: 60 for sbcnn/cnn, 15 for "
                    "transfer:...")
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--learning-rate", type=float, default=None, help="peak learning rate "

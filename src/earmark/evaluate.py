@@ -90,7 +90,8 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
     dict
         ``balanced_accuracy``, ``accuracy``, ``macro_f1`` (means over folds) and their ``_std``,
         ``labels``, pooled ``confusion_matrix`` and ``per_class``, ``folds`` (per-fold metrics,
-        training history, wall time), ``predictions`` (one row per test clip), ``config``,
+        training history, wall time), ``predictions`` (one row per test clip), ``config`` (the
+        parameters given, and the training settings and augmentation they resolved to),
         ``versions``, ``dataset``, ``protocol``, ``wall_s``.
 
     Examples
@@ -104,7 +105,7 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         estimator = SoundClassifier(progress=progress, **params)
     elif params:
         raise ParameterError("cross_validate: give an estimator or keyword parameters, not both")
-    features, _, _ = estimator._validate_params()
+    features, train, augmentation, embedder = estimator._validate()
     dataset = load_dataset(data)
     validate_dataset(dataset, progress=progress)
     splits = cv_splits(dataset, folds=folds, groups=groups, n_splits=n_splits,
@@ -165,7 +166,10 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         "predictions": predictions,
         "config": {"features": features.to_dict(),
                    "estimator": {k: (v.to_dict() if hasattr(v, "to_dict") else v)
-                                 for k, v in params.items() if k != "progress"}},
+                                 for k, v in params.items() if k != "progress"},
+                   # what the recipe's defaults resolved to (torch recipes only)
+                   "training": None if embedder is not None else train.to_dict(),
+                   "augmentation": None if augmentation is None else augmentation.to_config()},
         "versions": library_versions(),
         "dataset": dataset.source,
         "protocol": f"folds={folds}" if folds else f"groups={groups}, k={n_splits}",

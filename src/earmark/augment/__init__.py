@@ -13,7 +13,8 @@ Feature-batch transforms (torch)
 The plan
     :class:`Augmentation` — ``from_spec("shift,stretch,pitch,noise:DIR,mixup,specaugment")``,
     ``from_config``/``to_config`` (stored in the model file), ``waveform``, ``spectrogram``,
-    ``batch``, ``moves_events``, ``check_strong_labels``, ``precompute``.
+    ``batch``, ``moves_events``, ``check_strong_labels``, ``precompute``; what
+    ``--augment default`` means per recipe family is :data:`DEFAULT_SETS`.
 Precomputed variants
     :mod:`earmark.augment.cache` — :func:`precompute_variants`, :class:`ClipVariants`.
 
@@ -70,13 +71,13 @@ from .gain import Gain
 from .impulse_response import ApplyImpulseResponse
 from .mixup import Mixup
 from .pitch_shift import PitchShift
-from .plan import SPEC_HELP, SPEC_NAMES, Augmentation
+from .plan import DEFAULT_SETS, SPEC_HELP, SPEC_NAMES, Augmentation
 from .spec_augment import SpecAugment
 from .time_shift import TimeShift
 from .time_stretch import TimeStretch
 
 __all__ = [
-    "Augmentation", "SPEC_NAMES", "SPEC_HELP",
+    "Augmentation", "SPEC_NAMES", "SPEC_HELP", "DEFAULT_SETS",
     "TimeShift", "TimeStretch", "PitchShift", "Gain", "FilterAugment", "AddColoredNoise",
     "AddBackgroundNoise", "ApplyImpulseResponse", "SpecAugment", "Mixup",
     "precompute_variants", "ClipVariants", "colored_noise",
