@@ -52,6 +52,34 @@ def test_saved_head_predicts_what_the_fitted_one_does(kind, n_classes, rng):
     assert again[0] == config and again[1].keys() == arrays.keys()
 
 
+def test_svm_calibration_folds_shrink_for_rare_classes(rng):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+    X, y, groups = _data(rng, 2)
+    # every class with >= 3 examples: exactly scikit-learn's CalibratedClassifierCV(cv=3)
+    ours = make_head("svm", inner_cv=None).fit(X, y)
+    ref = CalibratedClassifierCV(SVC(kernel="rbf", class_weight="balanced"), method="sigmoid",
+                                 cv=3, ensemble=False)
+    ref.fit(ours.named_steps["scale"].transform(X), y)
+    np.testing.assert_array_equal(ours.predict_proba(X[:7]),
+                                  ref.predict_proba(ours.named_steps["scale"].transform(X[:7])))
+    # a class with 2 examples (2 folds) and then 1 example (in-sample sigmoid): fits and saves
+    for n_rare in (2, 1):
+        Xr = np.r_[X, rng.normal(5.0, 1.0, (n_rare, X.shape[1])).astype(X.dtype)]
+        yr = np.r_[y, ["rare"] * n_rare]
+        head = make_head("svm", inner_cv=None).fit(Xr, yr)
+        p = head.predict_proba(Xr)
+        assert p.shape == (len(yr), 3) and np.allclose(p.sum(1), 1)
+        assert head.predict(Xr[-1:])[0] == "rare"
+        saved = head_from_state(*_through_a_file(*head_to_state(head)))
+        np.testing.assert_allclose(saved.predict_proba(Xr), p, rtol=0, atol=1e-12)
+    # inside a grouped grid search, where an inner training split holds one rare recording
+    Xr = np.r_[X, rng.normal(5.0, 1.0, (4, X.shape[1])).astype(X.dtype)]
+    yr = np.r_[y, ["rare"] * 4]
+    gr = np.r_[groups, [10, 10, 11, 11]]
+    assert make_head("svm", inner_cv=2).fit(Xr, yr, groups=gr).predict(Xr[-1:])[0] == "rare"
+
+
 def test_inner_folds_keep_groups_together(rng):
     X, y, groups = _data(rng, 3)
     cv = InnerCV(3, seed=0)

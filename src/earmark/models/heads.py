@@ -10,7 +10,8 @@ kind       classifier                                            grid
 =========  ====================================================  ============================
 logreg     LogisticRegression (lbfgs, balanced class weights)    C in {0.01, 0.1, 1, 10}
 svm        RBF SVC, sigmoid-calibrated (CalibratedClassifierCV,  C in {0.1, 1, 10, 100}
-           ensemble=False; replaces SVC(probability=True),
+           ensemble=False, 3 folds or as many as the smallest
+           class allows; replaces SVC(probability=True),
            deprecated in scikit-learn 1.9)
 rf         RandomForest, 200 trees, balanced class weights       min_samples_leaf in {1, 3},
                                                                  max_features in {sqrt, 0.1}
@@ -93,13 +94,44 @@ class InnerCV:
         return f"InnerCV(n_splits={self.n_splits}, seed={self.seed})"
 
 
+class _InSample:
+    """One 'split' whose training and test part are all the data (see :class:`_CalibratedSVC`)."""
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 1
+
+    def split(self, X, y=None, groups=None):
+        idx = np.arange(len(X))
+        yield idx, idx
+
+
+class _CalibratedSVC(CalibratedClassifierCV):
+    """CalibratedClassifierCV whose calibration folds shrink to the data.
+
+    scikit-learn refuses k calibration folds when a class has fewer than k examples, which
+    happens in the inner folds of small, grouped data sets (a class with one or two recordings
+    left). Here k is ``min(cv, smallest class)``; with a class of a single example the sigmoid
+    is fitted on the SVC's own training scores (over-confident, but the alternative is no model).
+    With every class at ``cv`` examples or more it is exactly CalibratedClassifierCV(cv=cv).
+    """
+
+    def fit(self, X, y, **params):
+        k = min(int(self.cv), int(np.unique(np.asarray(y), return_counts=True)[1].min()))
+        given = self.cv
+        self.cv = StratifiedKFold(k) if k >= 2 else _InSample()
+        try:
+            return super().fit(X, y, **params)
+        finally:
+            self.cv = given
+
+
 def _classifier(kind, seed):
     if kind == "logreg":
         return (LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000),
                 {"clf__C": [0.01, 0.1, 1.0, 10.0]})
     if kind == "svm":
         svc = SVC(kernel="rbf", C=1.0, gamma="scale", class_weight="balanced")
-        return (CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False),
+        return (_CalibratedSVC(svc, method="sigmoid", cv=3, ensemble=False),
                 {"clf__estimator__C": [0.1, 1.0, 10.0, 100.0]})
     if kind == "rf":
         return (RandomForestClassifier(n_estimators=200, class_weight="balanced",
