@@ -96,7 +96,7 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
 
     Examples
     --------
-    >>> cv = earmark.cross_validate("drums/", folds="fold", epochs=30)   # doctest: +SKIP
+    >>> cv = earmark.cross_validate("drums/", folds="fold")              # doctest: +SKIP
     >>> cv["balanced_accuracy"]                                        # doctest: +SKIP
     0.81
     """
