@@ -43,6 +43,21 @@ def test_early_stopping_stops_and_restores_best():
     assert balanced_accuracy_score(vy, proba.argmax(1)) == pytest.approx(best)
 
 
+def test_without_validation_every_epoch_runs_and_the_last_is_kept():
+    # mixup makes the training loss noisy: it used to pick the "best" epoch by training loss and
+    # stop after `patience` epochs without a lower one
+    from earmark.augment import Augmentation
+    clips, y = _data(24, 0)
+    model = _model()
+    cfg = TrainConfig(epochs=12, patience=1, batch_size=8, learning_rate=3e-3)
+    history, info = train_mod.train_window_model(
+        model, train_clips=clips, train_y=y, val_clips=[], val_y=[], config=cfg,
+        augmentation=Augmentation.from_spec("mixup,specaugment", seed=0), progress=False)
+    losses = [h["train_loss"] for h in history]
+    assert len(history) == 12 and info["best_epoch"] == 12 and not info["stopped_early"]
+    assert min(losses) < losses[-1] or any(b >= a for a, b in zip(losses, losses[1:]))
+
+
 def test_ctrl_c_keeps_best_epoch(monkeypatch):
     clips, y = _data(12, 0)
     vclips, vy = _data(6, 1)

@@ -5,9 +5,10 @@ cropping, so long clips show the model all their parts), applies the waveform au
 computes features on the fly, applies spectrogram and batch augmentations (SpecAugment, mixup),
 and steps AdamW under a one-cycle learning-rate schedule. After every epoch the validation clips
 (carved out of the training data by group) are scored the way prediction scores them — every
-window, aggregated to the clip — and the best epoch by validation balanced accuracy is kept.
-Training stops early after ``patience`` epochs without improvement. Ctrl-C stops training and
-keeps the best epoch so far.
+window, aggregated to the clip — and the best epoch by validation balanced accuracy is kept;
+training stops early after ``patience`` epochs without improvement. Without validation clips
+every epoch runs and the last one is the model. Ctrl-C stops training and keeps the best (or,
+without validation clips, the last completed) epoch so far.
 """
 
 import copy
@@ -38,7 +39,8 @@ class TrainConfig:
     weight_decay : float
         AdamW decoupled weight decay.
     patience : int
-        Stop after this many epochs without a better validation score.
+        Stop after this many epochs without a better validation score (with validation clips
+        only: without them every epoch runs).
     val_fraction : float
         Fraction of training clips carved out (by group) for validation / early stopping.
     balance : {'loss', 'sampler', 'none'}
@@ -160,7 +162,8 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
         One entry per epoch: train_loss, train_accuracy, val_loss, val_accuracy (balanced), lr,
         epoch_s (seconds of training, without validation).
     info : dict
-        best_epoch, interrupted (Ctrl-C), stopped_early, wall_s.
+        best_epoch (the epoch kept: the last one without validation clips), interrupted
+        (Ctrl-C), stopped_early, wall_s, epochs_run.
     """
     config = config or TrainConfig()
     rng = seed_everything(seed)
@@ -256,8 +259,6 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                     proba[np.arange(len(val_y)), val_y], 1e-7, 1))))
                 entry["val_accuracy"] = _balanced_accuracy(val_y, proba.argmax(1))
                 score = entry["val_accuracy"] - 1e-3 * entry["val_loss"]
-            else:
-                score = -entry["train_loss"]
             history.append(entry)
             if deadline is not None and epoch < config.epochs and \
                     time.perf_counter() + entry["epoch_s"] > deadline:
@@ -265,7 +266,11 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 raise BudgetExceededError(
                     f"training stopped after epoch {epoch} of {config.epochs}: the next one "
                     "would end past the time limit", completed=history)
-            if score > best:
+            if not len(val_clips):
+                # nothing to choose by: the model is the last epoch of the schedule (the training
+                # loss, noisy under mixup, would pick an arbitrary earlier one)
+                best_epoch, best_state = epoch, copy.deepcopy(net.state_dict())
+            elif score > best:
                 best, best_epoch = score, epoch
                 best_val = entry["val_accuracy"]
                 best_state = copy.deepcopy(net.state_dict())
