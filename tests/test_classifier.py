@@ -126,7 +126,29 @@ def test_window_is_chosen_from_clip_durations(tmp_path):
             sf.write(tmp_path / kind / f"{i}.wav", make_clip(kind, rng, dur=2.3), SR)
     params = {**FAST, "epochs": 1, "val_fraction": 0.0}
     auto = earmark.SoundClassifier(**{**params, "features": None}).fit(tmp_path)
-    assert (auto.features_.window_s, auto.features_.hop_s) == (2.0, 1.0)
+    # the shortest common window that holds the 2.3-s clips (2 s would cut them)
+    assert (auto.features_.window_s, auto.features_.hop_s) == (3.0, 1.5)
     assert auto.features_.sample_rate == earmark.FeatureConfig().sample_rate
-    given = earmark.SoundClassifier(**params).fit(tmp_path)   # an explicit config is kept
+    given = earmark.SoundClassifier(**params).fit(tmp_path)   # an explicit window is kept
     assert given.features_.window_s == FAST["features"]["window_s"]
+    # a dict without window_s changes the front end and still chooses the window
+    front = {k: v for k, v in FAST["features"].items() if k not in ("window_s", "hop_s")}
+    partial = earmark.SoundClassifier(**{**params, "features": front}).fit(tmp_path)
+    assert (partial.features_.window_s, partial.features_.hop_s) == (3.0, 1.5)
+    assert (partial.features_.n_mels, partial.features_.sample_rate) == (32, SR)
+    # window_s without hop_s: half the window
+    half = earmark.SoundClassifier(**{**params, "features": {**front, "window_s": 1.0}})
+    assert half._validate_params()[0].hop_s == 0.5
+
+
+def test_short_one_shots_get_a_window_that_holds_them(tmp_path):
+    import soundfile as sf
+    rng = np.random.default_rng(1)
+    for kind in ("low", "high"):
+        (tmp_path / kind).mkdir()
+        for i, dur in enumerate((0.7, 0.75, 0.8, 0.85)):
+            sf.write(tmp_path / kind / f"{i}.wav", make_clip(kind, rng, dur=dur), SR)
+    clf = earmark.SoundClassifier(**{**FAST, "epochs": 1, "val_fraction": 0.0,
+                                     "features": None}).fit(tmp_path)
+    # median 0.78 s: a 1-s window holds each clip (0.5 s would cut every one of them)
+    assert (clf.features_.window_s, clf.features_.hop_s) == (1.0, 0.5)

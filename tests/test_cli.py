@@ -53,6 +53,21 @@ def test_inspect_reports_duplicate_leak(data, tmp_path):
     assert "1 across folds (leakage)" in p.stdout and "LEAK" in p.stdout
 
 
+def test_train_chooses_the_window_unless_given(data, tmp_path):
+    import earmark
+    args = [a for a in FAST_ARGS if a not in ("--window-s", "0.5")]
+    args[args.index("--epochs") + 1] = "1"
+    model = tmp_path / "auto.earmark"
+    run("train", data, "--out", model, *args)
+    clf = earmark.load(model)
+    # clips of 0.6-1.2 s (median about 0.9 s): a 1-s window holds them
+    assert (clf.features_.window_s, clf.features_.hop_s) == (1.0, 0.5)
+    assert clf.features_.n_mels == 32            # the given front-end options are kept
+    run("train", data, "--out", model, *args, "--window-s", "0.5")
+    assert (earmark.load(model).features_.window_s, earmark.load(model).features_.hop_s) == \
+        (0.5, 0.25)
+
+
 def test_train_evaluate_predict(data, tmp_path):
     model = tmp_path / "m.earmark"
     run("train", data, "--out", model, *FAST_ARGS)

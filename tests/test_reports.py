@@ -536,9 +536,11 @@ def test_confident_mistakes_and_confused_pairs():
     assert most_confused_pairs([[2, 0], [0, 2]], ["a", "b"]) == []
 
 
-@pytest.mark.parametrize("durations, window", [([2.2, 2.5, 2.4], 2.0), ([0.1], 0.25),
-                                               ([0.6, 0.7, 30.0], 0.5), ([12, 60], 10.0),
-                                               ([1.0, 1.0], 1.0)])
+@pytest.mark.parametrize("durations, window", [([2.2, 2.5, 2.4], 3.0), ([0.1], 0.25),
+                                               ([0.6, 0.7, 30.0], 1.0), ([12, 60], 10.0),
+                                               ([1.0, 1.0], 1.0), ([1.05, 1.05], 1.0),
+                                               ([0.76, 0.8, 0.9], 1.0), ([2.0, 2.0], 2.0),
+                                               ([0.3, 0.4], 0.5)])
 def test_suggest_window(durations, window):
     w, hop, text = suggest_window(durations)
     assert (w, hop) == (window, window / 2)

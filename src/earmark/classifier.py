@@ -61,17 +61,17 @@ def _make_augmentation(spec, seed=0, family="cnn"):
 AUTO_WINDOW_MAX_S = 4.0
 
 
-def _window_for(clips, feats):
-    """The analysis window earmark picks when ``features`` is not given: the longest common
-    length not longer than 1.1 x the median clip (as ``earmark inspect`` suggests), at most
-    ``AUTO_WINDOW_MAX_S``, with a hop of half a window."""
+def _window_for(clips, feats, hop_s=None):
+    """The analysis window earmark picks when ``window_s`` is not given: the shortest common
+    length that holds the median clip (as ``earmark inspect`` suggests), at most
+    ``AUTO_WINDOW_MAX_S``, with a hop of ``hop_s`` or half a window."""
     from .data.suggest import suggest_window
 
     suggestion = suggest_window([len(c) / feats.sample_rate for c in clips])
     if suggestion is None:
         return feats
     window = max(min(suggestion[0], AUTO_WINDOW_MAX_S), feats.n_fft / feats.sample_rate)
-    return feats.replace(window_s=window, hop_s=window / 2)
+    return feats.replace(window_s=window, hop_s=window / 2 if hop_s is None else hop_s)
 
 
 def _augment_cache():
@@ -111,9 +111,12 @@ class SoundClassifier:
         benchmarks, and the fastest); 'cnn' — a deeper modern small CNN.
     features : FeatureConfig or dict or None
         Front end and analysis windows. None uses ``FeatureConfig()`` with the analysis window
-        chosen from the training clips: the longest of 0.25, 0.5, 1, 2, 3 or 4 s not longer
-        than 1.1 x the median clip, hop half a window (``features_`` holds what was used). With an
-        embedding recipe: the embedder's own.
+        chosen from the training clips: the shortest of 0.25, 0.5, 1, 2, 3 or 4 s that holds
+        the median clip (up to 10 % longer than the window), hop half a window (``features_``
+        holds what was used). A dict changes those fields of the default (of the transfer
+        front end for 'transfer:...'); without 'window_s' the window is still chosen from the
+        clips, and with 'window_s' but no 'hop_s' the hop is half the window. A FeatureConfig
+        is used as it is. With an embedding recipe: the embedder's own.
     aggregation : {'mean', 'max', 'vote'}
         How window scores become a clip score: mean (probabilistic voting), max, majority vote.
     epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, balance
@@ -231,13 +234,20 @@ class SoundClassifier:
             train = self._train_config("cnn")
             return embedder_features(embedder), train, None, embedder
         transfer = self._transfer_network()
+        base = FeatureConfig()
+        if transfer is not None:
+            from .models.transfer import FEATURES
+            base = FEATURES
         if self.features is None:
-            feats = FeatureConfig()
-            if transfer is not None:
-                from .models.transfer import FEATURES
-                feats = FEATURES
+            feats = base
         elif isinstance(self.features, dict):
-            feats = FeatureConfig.from_dict(self.features)
+            given = dict(self.features)
+            if "window_s" in given and "hop_s" not in given:
+                given["hop_s"] = given["window_s"] / 2
+            try:
+                feats = base.replace(**given)
+            except ParameterError as e:
+                raise ParameterError(f"The 'features' parameter of {o}: {e}") from None
         elif isinstance(self.features, FeatureConfig):
             feats = self.features
         else:
@@ -251,6 +261,12 @@ class SoundClassifier:
         family = "cnn" if transfer is None else "transfer"
         return (feats, self._train_config(family),
                 _make_augmentation(self.augment, self.seed, family), None)
+
+    def _window_is_auto(self):
+        """True when the analysis window is chosen from the training clips: ``features`` is
+        None, or a dict without ``window_s``."""
+        return self.features is None or (isinstance(self.features, dict) and
+                                         "window_s" not in self.features)
 
     def _train_config(self, family):
         given = {k: getattr(self, k) for k in _TRAIN_KEYS}
@@ -288,8 +304,9 @@ class SoundClassifier:
         groups = dataset.column(group_column) if dataset.has_column(group_column) else None
         if embedder is not None:
             return self._fit_embedding(embedder, dataset, clips, y, groups, group_column)
-        if self.features is None:
-            feats = _window_for(clips, feats)
+        if self._window_is_auto():
+            given_hop = self.features.get("hop_s") if isinstance(self.features, dict) else None
+            feats = _window_for(clips, feats, hop_s=given_hop)
         tr, va = validation_split(y, groups, fraction=train_cfg.val_fraction, seed=self.seed)
         device = _resolve_device(self.device)
         torch.manual_seed(self.seed)

@@ -59,8 +59,10 @@ def _add_model_options(p):
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     f = p.add_argument_group("features and analysis windows")
     f.add_argument("--sample-rate", type=int, default=None, help="Hz (default 22050)")
-    f.add_argument("--window-s", type=float, default=None, help="analysis window (s)")
-    f.add_argument("--hop-s", type=float, default=None, help="analysis window hop (s)")
+    f.add_argument("--window-s", type=float, default=None,
+                   help="analysis window (s); default: chosen from the training clips' durations")
+    f.add_argument("--hop-s", type=float, default=None,
+                   help="analysis window hop (s); default: half the window")
     f.add_argument("--n-mels", type=int, default=None)
     f.add_argument("--n-fft", type=int, default=None)
     f.add_argument("--hop-length", type=int, default=None, help="STFT hop (samples)")
@@ -72,7 +74,6 @@ def _add_model_options(p):
 
 def _estimator(args):
     from .classifier import SoundClassifier
-    from .config import FeatureConfig
     from .errors import ParameterError
 
     feats = {key: getattr(args, key) for key in _FEATURE_KEYS if getattr(args, key) is not None}
@@ -88,14 +89,9 @@ def _estimator(args):
                                  "analysis windows.")
         features = None
     else:
-        if "window_s" in feats and "hop_s" not in feats:
-            feats["hop_s"] = feats["window_s"] / 2
-        if transfer:
-            from .models.transfer import FEATURES
-            features = FEATURES.replace(**feats) if feats else None
-        else:
-            feats.setdefault("sample_rate", 22050)
-            features = FeatureConfig(**feats)
+        # only what was given: the rest keeps the recipe's defaults, and without --window-s
+        # the analysis window is chosen from the training clips (as in the Python API)
+        features = feats or None
     augment = None if args.augment in ("none", "") else args.augment
     return SoundClassifier(recipe=args.recipe, model=args.model, features=features,
                            aggregation=args.aggregation, epochs=args.epochs,

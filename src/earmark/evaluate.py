@@ -90,7 +90,7 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
     dict
         ``balanced_accuracy``, ``accuracy``, ``macro_f1`` (means over folds) and their ``_std``,
         ``labels``, pooled ``confusion_matrix`` and ``per_class``, ``folds`` (per-fold metrics,
-        training history, wall time), ``predictions`` (one row per test clip), ``config`` (the
+        training history, analysis window, wall time), ``predictions`` (one row per test clip), ``config`` (the
         parameters given, and the training settings and augmentation they resolved to),
         ``versions``, ``dataset``, ``protocol``, ``wall_s``.
 
@@ -132,6 +132,9 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         fold_results.append({"fold": str(name), "n_train": int(len(tr)), "n_test": int(len(te)),
                              **m, "history": clf.history_,
                              "best_epoch": clf.train_info_.get("best_epoch"),
+                             # the analysis window this fold's model used (it may be chosen
+                             # from the fold's training clips)
+                             "window_s": clf.features_.window_s, "hop_s": clf.features_.hop_s,
                              "wall_s": time.perf_counter() - tf})
         t = dataset.table.iloc[te]
         for k, (i, row) in enumerate(zip(te, t.itertuples(index=False))):
@@ -165,6 +168,8 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         "folds": fold_results,
         "predictions": predictions,
         "config": {"features": features.to_dict(),
+                   # True: each fold's window was chosen from its training clips (see folds)
+                   "window_chosen_from_clips": embedder is None and estimator._window_is_auto(),
                    "estimator": {k: (v.to_dict() if hasattr(v, "to_dict") else v)
                                  for k, v in params.items() if k != "progress"},
                    # what the recipe's defaults resolved to (torch recipes only)

@@ -11,9 +11,13 @@ _NICE_WINDOWS_S = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0)
 def suggest_window(durations_s):
     """Suggest an analysis window length and hop (seconds) from clip durations.
 
-    The window is the longest common length (0.25, 0.5, 1, 2, 3, 4, 5 or 10 s) not longer than
-    1.1 x the median clip, so most clips fill at least one window with little zero padding; the
-    hop is half the window.
+    The window is the shortest common length (0.25, 0.5, 1, 2, 3, 4, 5 or 10 s) that holds the
+    median clip (allowing the clip 10 % more than the window), or 10 s for longer clips; the hop
+    is half the window. A window that holds the whole of a typical clip keeps an onset and what
+    follows it together: shorter clips are zero-padded, which costs little, while cutting
+    one-shots into windows shorter than the sound leaves windows of decaying tail labelled as
+    the class (on the drums benchmark, 0.5-s windows on clips of about 0.8 s scored 0.66-0.84
+    where 1-s windows scored 0.73-0.91 on the same folds).
 
     Returns
     -------
@@ -22,7 +26,9 @@ def suggest_window(durations_s):
 
     Examples
     --------
-    >>> suggest_window([2.2, 2.5, 2.4])[:2]
+    >>> suggest_window([0.7, 0.8, 0.9])[:2]
+    (1.0, 0.5)
+    >>> suggest_window([2.0, 2.0, 2.1])[:2]
     (2.0, 1.0)
     >>> suggest_window([0.1, 0.1])[:2]
     (0.25, 0.125)
@@ -32,13 +38,13 @@ def suggest_window(durations_s):
         return None
     median = float(np.median(d))
     p10, p90 = (float(v) for v in np.percentile(d, [10, 90]))
-    # up to 10 % of padding is fine: a 0.99-s median still gets a 1-s window
-    fitting = [w for w in _NICE_WINDOWS_S if w <= 1.1 * median]
-    window = fitting[-1] if fitting else _NICE_WINDOWS_S[0]
+    # a median clip up to 10 % longer than a window still counts as held: 1.05 s gets 1 s
+    holding = [w for w in _NICE_WINDOWS_S if 1.1 * w >= median]
+    window = holding[0] if holding else _NICE_WINDOWS_S[-1]
     hop = window / 2
     text = (f"Clip durations: median {median:.2f} s "
             f"(10th–90th percentile {p10:.2f}–{p90:.2f} s). "
-            f"A window of {window:g} s with a hop of {hop:g} s fits the median clip; shorter "
+            f"A window of {window:g} s with a hop of {hop:g} s holds the median clip; shorter "
             "clips are zero-padded, longer ones are scored in several windows and aggregated.")
     if p10 > 0 and p90 / p10 > 8:
         text += (" Durations vary widely: earmark draws one window per clip each epoch, so long "
