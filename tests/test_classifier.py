@@ -141,6 +141,13 @@ def test_window_is_chosen_from_clip_durations(tmp_path):
     assert half._validate_params()[0].hop_s == 0.5
 
 
+def test_features_dict_with_an_unknown_key_is_a_clear_error():
+    clf = earmark.SoundClassifier(features={"n_mel": 32})
+    with pytest.raises(ParameterError, match=r"The 'features' parameter of SoundClassifier: "
+                                             r"FeatureConfig: unknown keys \['n_mel'\]"):
+        clf._validate_params()
+
+
 def test_short_one_shots_get_a_window_that_holds_them(tmp_path):
     import soundfile as sf
     rng = np.random.default_rng(1)

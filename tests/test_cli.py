@@ -64,8 +64,8 @@ def test_train_chooses_the_window_unless_given(data, tmp_path):
     assert (clf.features_.window_s, clf.features_.hop_s) == (1.0, 0.5)
     assert clf.features_.n_mels == 32            # the given front-end options are kept
     run("train", data, "--out", model, *args, "--window-s", "0.5")
-    assert (earmark.load(model).features_.window_s, earmark.load(model).features_.hop_s) == \
-        (0.5, 0.25)
+    given = earmark.load(model).features_
+    assert (given.window_s, given.hop_s) == (0.5, 0.25)
 
 
 def test_train_evaluate_predict(data, tmp_path):

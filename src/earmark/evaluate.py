@@ -90,9 +90,9 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
     dict
         ``balanced_accuracy``, ``accuracy``, ``macro_f1`` (means over folds) and their ``_std``,
         ``labels``, pooled ``confusion_matrix`` and ``per_class``, ``folds`` (per-fold metrics,
-        training history, analysis window, wall time), ``predictions`` (one row per test clip), ``config`` (the
-        parameters given, and the training settings and augmentation they resolved to),
-        ``versions``, ``dataset``, ``protocol``, ``wall_s``.
+        training history, analysis window, wall time), ``predictions`` (one row per test
+        clip), ``config`` (the parameters given, and the training settings and augmentation
+        they resolved to), ``versions``, ``dataset``, ``protocol``, ``wall_s``.
 
     Examples
     --------
