@@ -159,3 +159,23 @@ def test_short_one_shots_get_a_window_that_holds_them(tmp_path):
                                      "features": None}).fit(tmp_path)
     # median 0.78 s: a 1-s window holds each clip (0.5 s would cut every one of them)
     assert (clf.features_.window_s, clf.features_.hop_s) == (1.0, 0.5)
+
+
+def test_a_hop_longer_than_the_window_warns_that_audio_is_skipped(tmp_path):
+    import warnings
+
+    import soundfile as sf
+    rng = np.random.default_rng(2)
+    for kind in ("low", "high"):
+        (tmp_path / kind).mkdir()
+        for i in range(4):
+            sf.write(tmp_path / kind / f"{i}.wav", make_clip(kind, rng, dur=0.8), SR)
+    front = {k: v for k, v in FAST["features"].items() if k not in ("window_s", "hop_s")}
+    params = {**FAST, "epochs": 1, "val_fraction": 0.0}
+    # the chosen 1-s window with a 2-s hop: half of every longer clip is never seen
+    with pytest.warns(earmark.EarmarkWarning, match=r"hop \(2 s\) is longer than the analysis "
+                                                    r"window \(1 s\), so 50% of every clip"):
+        earmark.SoundClassifier(**{**params, "features": {**front, "hop_s": 2.0}}).fit(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", earmark.EarmarkWarning)
+        earmark.SoundClassifier(**{**params, "features": {**front, "hop_s": 1.0}}).fit(tmp_path)

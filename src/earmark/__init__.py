@@ -43,8 +43,8 @@ from .classifier import SoundClassifier, load
 from .config import FeatureConfig
 from .ensemble import EnsembleClassifier
 from .data import inspect_dataset, load_dataset, validate_dataset
-from .errors import (AudioError, BudgetExceededError, DatasetError, EarmarkError, ModelFileError,
-                     NotFittedError, ParameterError)
+from .errors import (AudioError, BudgetExceededError, DatasetError, EarmarkError, EarmarkWarning,
+                     ModelFileError, NotFittedError, ParameterError)
 from .evaluate import classification_metrics, cross_validate
 from .train import TrainConfig
 
@@ -56,4 +56,4 @@ except PackageNotFoundError:  # running from a source tree without installation
 __all__ = ["SoundClassifier", "EnsembleClassifier", "load", "cross_validate", "auto_select", "classification_metrics",
            "FeatureConfig", "TrainConfig", "load_dataset", "inspect_dataset", "validate_dataset",
            "EarmarkError", "ParameterError", "AudioError", "DatasetError", "ModelFileError",
-           "NotFittedError", "BudgetExceededError", "__version__"]
+           "NotFittedError", "BudgetExceededError", "EarmarkWarning", "__version__"]

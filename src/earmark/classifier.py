@@ -5,6 +5,7 @@ and :func:`earmark.load`.
 """
 
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ from .bundle import read_bundle, write_bundle
 from .config import FeatureConfig
 from .data import load_clips, load_dataset, validate_dataset, validation_split
 from .data.sources import expand_sources
-from .errors import ModelFileError, NotFittedError, ParameterError
+from .errors import EarmarkWarning, ModelFileError, NotFittedError, ParameterError
 from .models.cnn import NETWORKS
 from .models.neural import NeuralWindowModel
 from .predict import predict_table, score_source
@@ -307,6 +308,12 @@ class SoundClassifier:
         if self._window_is_auto():
             given_hop = self.features.get("hop_s") if isinstance(self.features, dict) else None
             feats = _window_for(clips, feats, hop_s=given_hop)
+        if feats.hop_s > feats.window_s:
+            warnings.warn(f"{type(self).__name__}: the window hop ({feats.hop_s:g} s) is longer "
+                          f"than the analysis window ({feats.window_s:g} s), so "
+                          f"{1 - feats.window_s / feats.hop_s:.0%} of every clip longer than a "
+                          "window is never seen in training; give a hop_s no longer than "
+                          "window_s", EarmarkWarning, stacklevel=2)
         tr, va = validation_split(y, groups, fraction=train_cfg.val_fraction, seed=self.seed)
         device = _resolve_device(self.device)
         torch.manual_seed(self.seed)

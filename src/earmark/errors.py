@@ -12,6 +12,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "BudgetExceededError",
+    "EarmarkWarning",
 ]
 
 
@@ -65,3 +66,8 @@ class BudgetExceededError(EarmarkError):
     def __init__(self, message, completed=None):
         self.completed = completed
         super().__init__(message)
+
+
+class EarmarkWarning(UserWarning):
+    """Something earmark can go on with but the user should know: training skips audio, for
+    example."""
