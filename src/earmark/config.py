@@ -35,7 +35,8 @@ class FeatureConfig:
     top_db : float or None
         Floor of the dB scale below each window's peak (as ``librosa.power_to_db``).
     window_s, hop_s : float
-        Analysis window length and hop in seconds.
+        Analysis window length and hop in seconds. A hop longer than the window skips audio
+        between windows (a fast scan of a long recording); training warns about it.
     normalize : {'dataset', 'window', 'none'}
         'dataset': subtract the per-band mean and divide by the per-band std of the training data
         (stored in the model); 'window': standardise each window on its own (removes level);
