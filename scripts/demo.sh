@@ -22,9 +22,10 @@ echo "== 4/5 training the final model on all the data"
 "$BIN/earmark" train "$DATA" --out "$OUT/drums.earmark"
 
 echo "== 5/5 predicting a few files"
-files=$(ls "$DATA"/kick/*.wav | head -2; ls "$DATA"/snare/*.wav | head -2; ls "$DATA"/ride/*.wav | head -1)
-# shellcheck disable=SC2086
-"$BIN/earmark" predict "$OUT/drums.earmark" $files --out "$OUT/predictions.csv" -q
+# globs, not `ls | head`: under pipefail, ls killed by SIGPIPE when head exits early fails the demo
+kick=("$DATA"/kick/*.wav) snare=("$DATA"/snare/*.wav) ride=("$DATA"/ride/*.wav)
+files=("${kick[@]:0:2}" "${snare[@]:0:2}" "${ride[@]:0:1}")
+"$BIN/earmark" predict "$OUT/drums.earmark" "${files[@]}" --out "$OUT/predictions.csv" -q
 "$BIN/python" - "$OUT/predictions.csv" <<'PY'
 import sys, pandas as pd
 t = pd.read_csv(sys.argv[1])
