@@ -13,6 +13,11 @@ computing every embedding, as on a first run; ``--reuse-cache`` uses the shared 
     python benchmarks/recipes.py drums instruments foley \\
         --recipes cnn embed:yamnet+logreg embed:birdnet+logreg embed:classic+logreg
     python benchmarks/recipes.py drums foley --recipes transfer:efficientnet --threads 1
+    python benchmarks/recipes.py instruments --threads 1 \\
+        --recipes ensemble:cnn,embed:yamnet+logreg,embed:birdnet+svm
+
+``ensemble:A,B,...`` cross-validates each member (each also written to its own JSON) and scores
+the average of their out-of-fold probabilities, as ``earmark evaluate --recipe ensemble:...``.
 
 ``--epochs`` applies to the torch recipes (cnn, transfer:...); ``--threads`` sets torch's threads.
 """
@@ -28,6 +33,7 @@ from pathlib import Path
 import earmark
 from _bench import add_threads_option, bench_dataset, earmark_home_at, setup
 from earmark.datasets import earmark_home
+from earmark.ensemble import combine_cv_results
 from earmark.evaluate import write_json
 
 
@@ -41,6 +47,35 @@ def fresh_cache():
             (Path(tmp) / "models").symlink_to(models.resolve())
         with earmark_home_at(tmp):
             yield
+
+
+def is_torch(recipe):
+    return recipe == "cnn" or recipe.startswith("transfer:")
+
+
+def safe_name(recipe):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", recipe)
+
+
+def cross_validate_recipe(root, recipe, args, seed):
+    extra = {"epochs": args.epochs} if is_torch(recipe) and args.epochs else {}
+    return earmark.cross_validate(root, folds="fold", recipe=recipe, seed=seed, progress=False,
+                                  **extra)
+
+
+def cross_validate_ensemble(root, recipe, args, name):
+    """``ensemble:A,B,...``: cross-validate every member (a recipe named again gets the next
+    seed, as ``earmark evaluate --recipe ensemble:...``), write each member's JSON, and average
+    their out-of-fold probabilities."""
+    members = recipe[len("ensemble:"):].split(",")
+    runs = []
+    for i, member in enumerate(members):
+        seed = args.seed + members[:i].count(member)
+        r = cross_validate_recipe(root, member, args, seed)
+        write_json(r, Path(args.out) / f"{name}.{safe_name(member)}.seed{seed}.cv.json")
+        print(f"  member {member}: balanced accuracy {r['balanced_accuracy']:.3f}", flush=True)
+        runs.append(r)
+    return combine_cv_results(runs)
 
 
 def main():
@@ -65,14 +100,13 @@ def main():
             cache = contextlib.nullcontext() if args.reuse_cache else fresh_cache()
             with cache:
                 t = time.perf_counter()
-                torch_recipe = recipe == "cnn" or recipe.startswith("transfer:")
-                extra = {"epochs": args.epochs} if torch_recipe and args.epochs else {}
-                r = earmark.cross_validate(root, folds="fold", recipe=recipe, seed=args.seed,
-                                           progress=False, **extra)
+                if recipe.startswith("ensemble:"):
+                    r = cross_validate_ensemble(root, recipe, args, name)
+                else:
+                    r = cross_validate_recipe(root, recipe, args, args.seed)
                 wall = time.perf_counter() - t
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", recipe)
-            write_json(r, Path(args.out) / f"{name}.{safe}.cv.json")
-            if torch_recipe:
+            write_json(r, Path(args.out) / f"{name}.{safe_name(recipe)}.cv.json")
+            if is_torch(recipe):
                 recipe = f"{recipe} ({len(r['folds'][0]['history'])} epochs)"
             rows.append((name, recipe, r, wall))
             print(f"{name} {recipe}: balanced accuracy {r['balanced_accuracy']:.3f} ± "
