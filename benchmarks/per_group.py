@@ -10,7 +10,7 @@ also cross-validates, on the same folds, a random forest that sees nothing but t
 column (for instruments: the MIDI ``pitch``): what a model could score from that cue alone.
 
     python benchmarks/per_group.py instruments --by program \\
-        benchmarks/results/instruments.cv.json benchmarks/results/instruments.embed_yamnet_logreg.cv.json \
+        benchmarks/results/instruments.cv.json benchmarks/results/instruments.embed_yamnet_logreg.cv.json \\
         [--below 0.25] [--confound pitch]
 """
 
@@ -56,11 +56,12 @@ def main():
     print(f"{args.dataset}, {len(results)} result file(s): balanced accuracy "
           f"{result['balanced_accuracy']:.3f} (mean over folds)\n")
     print(table.to_string(index=False, float_format="%.2f"))
-    low = table[table["accuracy"] < args.below]
-    print(f"\n{len(low)} of {len(table)} {args.by} values below {args.below:.0%} correct "
-          f"({int(low['clips'].sum())} of {int(table['clips'].sum())} clips); "
+    low = table["accuracy"] < args.below
+    rest = table[~low]
+    print(f"\n{low.sum()} of {len(table)} {args.by} values below {args.below:.0%} correct "
+          f"({int(table.loc[low, 'clips'].sum())} of {int(table['clips'].sum())} clips); "
           f"pooled accuracy of the rest "
-          f"{np.average(table.drop(low.index)['accuracy'], weights=table.drop(low.index)['clips']):.3f}")
+          f"{np.average(rest['accuracy'], weights=rest['clips']):.3f}")
     if args.confound:
         print(f"{args.confound} alone (random forest, same folds): balanced accuracy "
               f"{confound_score(meta, args.confound):.3f}")

@@ -117,13 +117,18 @@ def test_load_rejects_non_model_file(tmp_path):
         earmark.load(p)
 
 
-def test_window_is_chosen_from_clip_durations(tmp_path):
-    import soundfile as sf
-    rng = np.random.default_rng(0)
+def _write_low_high(root, durations, seed):
+    """A folder dataset of 'low' and 'high' tone clips, one per duration in each class."""
+    rng = np.random.default_rng(seed)
     for kind in ("low", "high"):
-        (tmp_path / kind).mkdir()
-        for i in range(4):
-            sf.write(tmp_path / kind / f"{i}.wav", make_clip(kind, rng, dur=2.3), SR)
+        (root / kind).mkdir()
+        for i, dur in enumerate(durations):
+            sf.write(root / kind / f"{i}.wav", make_clip(kind, rng, dur=dur), SR)
+    return root
+
+
+def test_window_is_chosen_from_clip_durations(tmp_path):
+    _write_low_high(tmp_path, [2.3] * 4, seed=0)
     params = {**FAST, "epochs": 1, "val_fraction": 0.0}
     auto = earmark.SoundClassifier(**{**params, "features": None}).fit(tmp_path)
     # the shortest common window that holds the 2.3-s clips (2 s would cut them)
@@ -149,12 +154,7 @@ def test_features_dict_with_an_unknown_key_is_a_clear_error():
 
 
 def test_short_one_shots_get_a_window_that_holds_them(tmp_path):
-    import soundfile as sf
-    rng = np.random.default_rng(1)
-    for kind in ("low", "high"):
-        (tmp_path / kind).mkdir()
-        for i, dur in enumerate((0.7, 0.75, 0.8, 0.85)):
-            sf.write(tmp_path / kind / f"{i}.wav", make_clip(kind, rng, dur=dur), SR)
+    _write_low_high(tmp_path, (0.7, 0.75, 0.8, 0.85), seed=1)
     clf = earmark.SoundClassifier(**{**FAST, "epochs": 1, "val_fraction": 0.0,
                                      "features": None}).fit(tmp_path)
     # median 0.78 s: a 1-s window holds each clip (0.5 s would cut every one of them)
@@ -164,12 +164,7 @@ def test_short_one_shots_get_a_window_that_holds_them(tmp_path):
 def test_a_hop_longer_than_the_window_warns_that_audio_is_skipped(tmp_path):
     import warnings
 
-    import soundfile as sf
-    rng = np.random.default_rng(2)
-    for kind in ("low", "high"):
-        (tmp_path / kind).mkdir()
-        for i in range(4):
-            sf.write(tmp_path / kind / f"{i}.wav", make_clip(kind, rng, dur=0.8), SR)
+    _write_low_high(tmp_path, [0.8] * 4, seed=2)
     front = {k: v for k, v in FAST["features"].items() if k not in ("window_s", "hop_s")}
     params = {**FAST, "epochs": 1, "val_fraction": 0.0}
     # the chosen 1-s window with a 2-s hop: half of every longer clip is never seen
