@@ -33,7 +33,7 @@ from pathlib import Path
 import earmark
 from _bench import add_threads_option, bench_dataset, earmark_home_at, setup
 from earmark.datasets import earmark_home
-from earmark.ensemble import combine_cv_results
+from earmark.ensemble import combine_cv_results, member_seeds
 from earmark.evaluate import write_json
 
 
@@ -69,8 +69,7 @@ def cross_validate_ensemble(root, recipe, args, name):
     their out-of-fold probabilities."""
     members = recipe[len("ensemble:"):].split(",")
     runs = []
-    for i, member in enumerate(members):
-        seed = args.seed + members[:i].count(member)
+    for member, seed in zip(members, member_seeds(members, args.seed)):
         r = cross_validate_recipe(root, member, args, seed)
         write_json(r, Path(args.out) / f"{name}.{safe_name(member)}.seed{seed}.cv.json")
         print(f"  member {member}: balanced accuracy {r['balanced_accuracy']:.3f}", flush=True)

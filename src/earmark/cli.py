@@ -180,7 +180,7 @@ def _auto(args):
 
 def _ensemble(args):
     """--recipe ensemble:A,B[,...]: an EnsembleClassifier of the members' estimators."""
-    from .ensemble import EnsembleClassifier
+    from .ensemble import EnsembleClassifier, member_seeds
 
     recipes = [r.strip() for r in args.recipe[len("ensemble:"):].split(",")]
     if len(recipes) < 2 or not all(recipes) or any(r == "auto" or r.startswith("ensemble:")
@@ -191,10 +191,8 @@ def _ensemble(args):
         raise SystemExit("earmark: feature options do not apply to an ensemble (each member "
                          "recipe has its own front end)")
     members, seed = [], args.seed
-    for i, recipe in enumerate(recipes):
-        args.recipe = recipe
-        # a recipe named again is trained again with the next seed (ensemble:cnn,cnn,cnn)
-        args.seed = seed + recipes[:i].count(recipe)
+    for recipe, member_seed in zip(recipes, member_seeds(recipes, seed)):
+        args.recipe, args.seed = recipe, member_seed
         members.append(_estimator(args))
     args.recipe, args.seed = "ensemble:" + ",".join(recipes), seed
     return EnsembleClassifier(members, progress=not args.quiet)

@@ -23,7 +23,7 @@ import pandas as pd
 from .bundle import write_bundle
 from .errors import ModelFileError, NotFittedError, ParameterError
 
-__all__ = ["EnsembleClassifier", "combine_cv_results"]
+__all__ = ["EnsembleClassifier", "combine_cv_results", "member_seeds"]
 
 
 class EnsembleClassifier:
@@ -178,6 +178,17 @@ class EnsembleClassifier:
         ens.train_info_ = meta.get("training", {}).get("info", ens.train_info_)
         ens.metadata_ = {k: meta.get(k) for k in ("versions", "saved_at", "format_version")}
         return ens
+
+
+def member_seeds(recipes, seed):
+    """The seed of each member of ``ensemble:A,B,...``: a recipe named again gets the next seed.
+
+    Examples
+    --------
+    >>> member_seeds(["cnn", "embed:yamnet+logreg", "cnn"], 0)
+    [0, 0, 1]
+    """
+    return [seed + recipes[:i].count(r) for i, r in enumerate(recipes)]
 
 
 def combine_cv_results(results):
