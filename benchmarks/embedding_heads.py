@@ -23,8 +23,8 @@ import warnings
 import numpy as np
 
 from _bench import bench_dataset
+from earmark._home import earmark_home
 from earmark.data import cv_splits, load_clips, load_dataset
-from earmark.datasets import earmark_home
 from earmark.evaluate import classification_metrics
 from earmark.models.embedded import EmbeddingWindowModel
 from earmark.models.heads import make_head

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import earmark
 from _bench import add_threads_option, bench_dataset, earmark_home_at, setup
-from earmark.datasets import earmark_home
+from earmark._home import earmark_home
 
 
 def remove_qdq(model):

@@ -41,3 +41,29 @@ FAST = dict(model="sbcnn", epochs=12, batch_size=16, learning_rate=3e-3, patienc
             augment=None, progress=False,
             features=dict(sample_rate=SR, n_fft=256, hop_length=128, n_mels=32, window_s=0.5,
                           hop_s=0.25))
+
+
+def write_tagging_dataset(root, *, n_clips=36, seed=0, groups=4, sr=SR, seconds=1.0):
+    """Clips holding any subset of a 300 Hz tone ('low'), a 2.5 kHz tone ('high') and noise
+    bursts ('noise'), each sound in its own part of the clip, with a metadata.csv whose
+    ``labels`` column lists them (';'); every subset occurs. Returns root."""
+    rng = np.random.default_rng(seed)
+    kinds = ("low", "high", "noise")
+    rows = ["filename,labels,fold,group"]
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    n = int(seconds * sr)
+    for i in range(n_clips):
+        subset = [k for b, k in enumerate(kinds) if (i + 1) >> b & 1] if i % 8 != 7 else []
+        if not subset:
+            subset = [kinds[i % 3]]
+        y = 0.01 * rng.standard_normal(n).astype(np.float32)
+        for k in subset:
+            start = int(rng.uniform(0, 0.5) * sr)
+            part = make_clip(k, rng, sr=sr, dur=0.4)
+            y[start:start + len(part)] += part[:n - start]
+        name = f"audio/clip_{i:02d}.wav"
+        sf.write(root / name, np.clip(y, -1, 1), sr, subtype="PCM_16")
+        g = (i // 8) % groups        # every group holds every subset
+        rows.append(f"{name},{';'.join(subset)},{g + 1},g{g}")
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return root

@@ -118,3 +118,99 @@ def test_grouped_kfold_and_bad_input(data, tmp_path):
     p = run("predict", tmp_path / "missing.earmark", data, "--out", tmp_path / "p.csv", ok=False)
     assert p.returncode == 2 and "model file not found" in p.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+# -- the parser: options, help and errors (in-process, no training) ------------------------------
+
+COMMANDS = ("inspect", "train", "evaluate", "predict", "embed", "models", "datasets")
+
+
+def test_python_m_earmark_help_lists_the_commands():
+    p = run("--help")
+    for command in COMMANDS:
+        assert command in p.stdout
+    assert "{" + ",".join(COMMANDS) + "}" in p.stdout.replace("\n", "").replace(" ", "")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_task_and_annotations_in_help(command, capsys):
+    from earmark.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--task {classification,tagging}" in out
+    assert "multi-label tagging: a clip may carry several labels" in out
+    assert "per-class thresholds tuned to maximise F1" in out
+    assert "--annotations FILE" in out
+    assert "--aggregation {mean,max,vote,lse}" in out
+
+
+def test_inspect_takes_annotations(capsys):
+    from earmark.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["inspect", "--help"])
+    assert "--annotations FILE" in capsys.readouterr().out
+
+
+def test_tagging_with_recipe_auto_is_a_clear_error(data, tmp_path, capsys):
+    from earmark.cli import main
+
+    out = tmp_path / "m.earmark"
+    assert main(["train", str(data), "--out", str(out), "--task", "tagging", "--recipe", "auto",
+                 "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("earmark: error: ")
+    assert "--recipe auto" in err and "classification-only" in err
+    assert not out.exists()
+    assert main(["evaluate", str(data), "--folds", "fold", "--task", "tagging", "--recipe",
+                 "auto", "-q"]) == 2
+    assert "classification-only" in capsys.readouterr().err
+
+
+def _args(*argv):
+    from earmark.cli import build_parser
+    return build_parser().parse_args(["train", "d", "--out", "m.earmark", *argv])
+
+
+def test_estimator_from_options_classification_by_default():
+    from earmark import SoundClassifier
+    from earmark.cli._options import _estimator
+
+    clf = _estimator(_args("--epochs", "3"))
+    assert type(clf) is SoundClassifier and clf.epochs == 3
+    assert clf.aggregation == SoundClassifier().aggregation   # the estimator's own default
+    assert _estimator(_args("--aggregation", "max")).aggregation == "max"
+
+
+def test_task_tagging_builds_a_sound_tagger_with_the_same_params(monkeypatch):
+    import earmark
+    from earmark.cli._options import _estimator
+
+    class FakeTagger:
+        def __init__(self, **params):
+            self.params = params
+
+    monkeypatch.setattr(earmark, "SoundTagger", FakeTagger, raising=False)
+    tagger = _estimator(_args("--task", "tagging", "--epochs", "3", "--seed", "4"))
+    assert type(tagger) is FakeTagger
+    assert "aggregation" not in tagger.params     # the tagger chooses its own
+    assert tagger.params["epochs"] == 3 and tagger.params["seed"] == 4
+    classifier_params = set(earmark.SoundClassifier().get_params())
+    assert set(tagger.params) <= classifier_params
+    assert _estimator(_args("--task", "tagging", "--aggregation", "lse")).params[
+        "aggregation"] == "lse"
+
+
+def test_annotations_load_the_dataset_with_them(monkeypatch):
+    import earmark.data
+    from earmark.cli._options import load_data
+
+    calls = []
+    monkeypatch.setattr(earmark.data, "load_dataset",
+                        lambda source, **kw: calls.append((source, kw)) or "the dataset")
+    assert load_data(_args()) == "d" and calls == []      # without it: the path, as before
+    assert load_data(_args("--annotations", "events.csv")) == "the dataset"
+    assert calls == [("d", {"annotations": "events.csv"})]

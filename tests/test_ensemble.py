@@ -77,7 +77,7 @@ def test_table_has_errors_per_file_and_refuses_windows(fitted, data, tmp_path):
 def test_bad_members_and_unfitted_use_are_refused(data):
     with pytest.raises(ParameterError, match="at least 2 classifiers"):
         EnsembleClassifier([SoundClassifier(**CLASSIC)]).fit(data)
-    with pytest.raises(ParameterError, match="SoundClassifier objects"):
+    with pytest.raises(ParameterError, match="earmark estimators"):
         EnsembleClassifier([SoundClassifier(**CLASSIC), "cnn"]).fit(data)
     with pytest.raises(NotFittedError, match="EnsembleClassifier is not fitted"):
         EnsembleClassifier([SoundClassifier(**CLASSIC)] * 2).predict(["a.wav"])

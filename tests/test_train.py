@@ -7,6 +7,7 @@ import torch
 from earmark import FeatureConfig, TrainConfig
 from earmark.errors import ParameterError
 from earmark.models.neural import NeuralWindowModel
+from earmark.tasks import get_task
 from earmark import train as train_mod
 
 from _signals import SR, make_clip
@@ -80,15 +81,29 @@ def test_ctrl_c_keeps_best_epoch(monkeypatch):
 
 
 def test_class_weights_balance_counts():
-    w = train_mod._class_weights(np.array([0, 0, 0, 1]), 3)
+    targets = train_mod._as_targets(np.array([0, 0, 0, 1]), 3)
+    w = get_task("classification").loss_weights(targets)
     assert w.tolist() == pytest.approx([4 / 3 / 2, 4 / 1 / 2, 0.0])
 
 
 def test_sampler_draws_classes_evenly():
     y = np.array([0] * 90 + [1] * 10)
     rng = np.random.default_rng(0)
-    order = np.concatenate([train_mod._epoch_order(y, "sampler", rng) for _ in range(20)])
+    targets = train_mod._as_targets(y, 2)
+    task = get_task("classification")
+    order = np.concatenate([train_mod._epoch_order(targets, "sampler", task, rng)
+                            for _ in range(20)])
     assert abs(np.mean(y[order] == 1) - 0.5) < 0.05
+
+
+def test_sampler_draws_rare_tags_more_often():
+    # tag 0 on 90 clips, tag 1 on 10 (5 of them with tag 0 too), 5 clips with no tag
+    targets = np.zeros((105, 2), np.float32)
+    targets[:90, 0] = 1
+    targets[85:95, 1] = 1
+    order = train_mod._epoch_order(targets, "sampler", get_task("tagging"),
+                                   np.random.default_rng(0))
+    assert np.mean(targets[order, 1]) > 0.3 > np.mean(targets[:, 1])
 
 
 def test_bad_train_config():

@@ -1,13 +1,15 @@
-"""earmark: from a folder of labelled recordings to a sound classifier you can trust.
+"""earmark: from a folder of labelled recordings to a sound model you can trust.
 
 The flow: sources → audio blocks → analysis windows → features → model → window scores →
-clip scores (aggregation) → outputs.
+the task (aggregation to clips, decision) → outputs. The task decides what a label means:
+one class per clip (classification) or any number (tagging).
 
 Estimators and model files
-    SoundClassifier      train (``fit``), ``predict``, ``predict_proba``, ``save``
-    EnsembleClassifier   the mean of several classifiers' clip probabilities, one model file
-    load                 read a model file (never executes pickled code)
-    cross_validate       grouped / predefined-fold cross-validation with full metrics
+    SoundClassifier      one class per clip: ``fit``, ``predict``, ``predict_proba``, ``save``
+    SoundTagger          any number of classes per clip: label sets, per-class thresholds
+    EnsembleClassifier   the mean of several estimators' clip scores, one model file
+    load                 read any model file as the estimator that wrote it (never pickle)
+    cross_validate       grouped / predefined-fold cross-validation of any estimator
     auto_select          cross-validate the recipes within a time budget (``--recipe auto``)
 
 Configuration
@@ -17,35 +19,43 @@ Configuration
 Data (:mod:`earmark.data`)
     load_dataset, inspect_dataset, validate_dataset, cv_splits
 
-Topic modules
+Metrics (:mod:`earmark.evaluation`)
+    classification_metrics, tagging_metrics, tune_thresholds
+
+Packages and modules, in the order of the flow
     earmark.audio        decode, resample, mono, block iteration, content hashes
+    earmark.data         datasets: folders, manifests, multi-label tags, annotation tables,
+                         validation, folds, inspection
     earmark.windows      window placement and window → clip aggregation
     earmark.features     log-mel (torch, equal to librosa), MFCC, normalisation
+    earmark.augment      data augmentation, one transform per file
     earmark.models       CNNs, ImageNet transfer, embedding models + scikit-learn heads, the
                          window-scoring interface
-    earmark.auto         recipe selection by cross-validation within a budget
-    earmark.ensemble     ensembles of classifiers, and their score from the members' folds
-    earmark.embed        pretrained embeddings of every analysis window, to Parquet/CSV/NPZ
-    earmark.augment      data augmentation, one transform per file
+    earmark.tasks        classification and tagging: targets, activation, loss, aggregation,
+                         decision, metrics
     earmark.train        the one training loop
-    earmark.evaluate     metrics and cross-validation
+    earmark.estimators   SoundClassifier, SoundTagger, ensembles, load
+    earmark.evaluation   metrics per task, cross-validation, combining results
+    earmark.auto         recipe selection by cross-validation within a budget
     earmark.predict      scoring files and long recordings
+    earmark.embed        pretrained embeddings of every analysis window, to Parquet/CSV/NPZ
     earmark.bundle       the model file format
-    earmark.datasets     example data from Debian packages
     earmark.reports      HTML reports
+    earmark.examples     real example data built from Debian packages (fetch_drums)
+    earmark.cli          the command line, one module per command
     earmark.errors       the exception family (EarmarkError and subclasses)
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from .auto import auto_select
-from .classifier import SoundClassifier, load
 from .config import FeatureConfig
-from .ensemble import EnsembleClassifier
 from .data import inspect_dataset, load_dataset, validate_dataset
 from .errors import (AudioError, BudgetExceededError, DatasetError, EarmarkError, EarmarkWarning,
                      ModelFileError, NotFittedError, ParameterError)
-from .evaluate import classification_metrics, cross_validate
+from .estimators import EnsembleClassifier, SoundClassifier, SoundTagger, load
+from .evaluation import (classification_metrics, cross_validate, tagging_metrics,
+                         tune_thresholds)
 from .train import TrainConfig
 
 try:
@@ -53,7 +63,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["SoundClassifier", "EnsembleClassifier", "load", "cross_validate", "auto_select", "classification_metrics",
+__all__ = ["SoundClassifier", "SoundTagger", "EnsembleClassifier", "load", "cross_validate",
+           "auto_select", "classification_metrics", "tagging_metrics", "tune_thresholds",
            "FeatureConfig", "TrainConfig", "load_dataset", "inspect_dataset", "validate_dataset",
            "EarmarkError", "ParameterError", "AudioError", "DatasetError", "ModelFileError",
            "NotFittedError", "BudgetExceededError", "EarmarkWarning", "__version__"]

@@ -6,8 +6,9 @@ then ImageNet transfer), so a small budget still yields the recipes that usually
 data. Pretrained embedders that are not installed are skipped with their install command; BirdNET
 is tried only where it has been installed (installing it is the user's opt-in to its
 non-commercial licence). Every candidate is cross-validated on the same folds; one whose folds
-project past the remaining budget is stopped and reported as such. The winner (highest balanced
-accuracy) is then trained on all the data; that final fit is not counted against the budget but
+project past the remaining budget is stopped and reported as such. The winner (highest score
+of the task's primary metric: balanced accuracy for classification, macro mAP for tagging) is
+then trained on all the data; that final fit is not counted against the budget but
 its expected time is printed.
 
 Ensembles of the best candidates are scored too, at no extra training cost: the mean of the
@@ -47,7 +48,7 @@ def _skip_note(recipe, exc):
 
 def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, candidates=None,
                 ensembles=True, group_column="group", seed=0, progress=True, verbose=None,
-                **params):
+                task="classification", **params):
     """Cross-validate the candidate recipes within ``budget_min`` minutes; return the table.
 
     Parameters
@@ -67,14 +68,20 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
         Progress bars of the cross-validations.
     verbose : bool or None
         Print a line per candidate as it starts and ends (None: as ``progress``).
+    task : {'classification', 'tagging'}
+        Candidates are :class:`~earmark.SoundClassifier` or :class:`~earmark.SoundTagger`
+        estimators, ranked by the task's primary metric.
     **params
-        Further :class:`SoundClassifier` parameters for every candidate (e.g. ``device``).
+        Further estimator parameters for every candidate (e.g. ``device``).
 
     Returns
     -------
     dict
         ``rows`` (one per candidate: recipe, status 'done' | 'over budget' | 'skipped' | 'failed',
-        balanced_accuracy and its std, macro_f1, wall_s, note), ``best`` (the row of the winner),
+        ``metric`` (the task's primary metric's name), ``score`` and ``score_std`` (its mean and
+        std over folds; also under the metric's own name, e.g. balanced_accuracy and
+        balanced_accuracy_std, with macro_f1 for classification), wall_s, note), ``best`` (the
+        row of the winner),
         ``best_params`` (SoundClassifier parameters to train it; for an ensemble
         ``{"members": [parameters of each member]}``), ``protocol``, ``budget_min``.
 
@@ -90,8 +97,13 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
     'transfer:efficientnet'
     """
     from .data import load_dataset
-    from .evaluate import cross_validate
+    from .estimators import SoundClassifier, SoundTagger
+    from .evaluation import cross_validate
     from .models.embeddings import ModelNotInstalledError
+    from .tasks import get_task
+
+    metric = get_task(task).primary_metric
+    make = {"classification": SoundClassifier, "tagging": SoundTagger}[get_task(task).name]
 
     check_number(budget_min, "budget_min", "auto_select", low=0)
     dataset = load_dataset(data)
@@ -110,9 +122,9 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
     t0 = time.perf_counter()
     rows, results = [], {}
     for recipe, extra in (AUTO_CANDIDATES if candidates is None else candidates):
-        row = {"recipe": recipe, "params": dict(extra), "status": "skipped",
-               "balanced_accuracy": None, "balanced_accuracy_std": None, "macro_f1": None,
-               "wall_s": 0.0, "note": ""}
+        row = {"recipe": recipe, "params": dict(extra), "status": "skipped", "metric": metric,
+               "score": None, "score_std": None, metric: None, f"{metric}_std": None,
+               "macro_f1": None, "wall_s": 0.0, "note": ""}
         rows.append(row)
         left = budget_s - (time.perf_counter() - t0)
         if left <= 0:
@@ -122,9 +134,10 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
                 print(f"auto: {recipe} ({left / 60:.1f} min of budget left)", flush=True)
             tc = time.perf_counter()
             try:
+                est = make(**{"progress": progress, **params, **extra, "recipe": recipe,
+                              "seed": seed})
                 r = cross_validate(dataset, folds=folds, groups=groups, n_splits=n_splits,
-                                   progress=progress, time_limit_s=left, recipe=recipe, seed=seed,
-                                   **{**params, **extra})
+                                   progress=progress, time_limit_s=left, estimator=est)
             except ModelNotInstalledError as exc:      # raised before any audio is decoded
                 row.update(status="skipped", note=_skip_note(recipe, exc))
             except BudgetExceededError as exc:
@@ -132,9 +145,9 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
             except EarmarkError as exc:
                 row.update(status="failed", note=str(exc))
             else:
-                row.update(status="done", balanced_accuracy=r["balanced_accuracy"],
-                           balanced_accuracy_std=r["balanced_accuracy_std"],
-                           macro_f1=r["macro_f1"])
+                row.update({"status": "done", "score": r[metric],
+                            "score_std": r[f"{metric}_std"], metric: r[metric],
+                            f"{metric}_std": r[f"{metric}_std"], "macro_f1": r.get("macro_f1")})
                 results[id(row)] = r
             row["wall_s"] = time.perf_counter() - tc
         if verbose:
@@ -146,7 +159,7 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
     if ensembles:
         rows += _ensemble_rows(done, results, params=params, seed=seed, verbose=verbose)
     done = [r for r in rows if r["status"] == "done"]
-    best = max(done, key=lambda r: r["balanced_accuracy"])
+    best = max(done, key=lambda r: r["score"])
     best_params = ({"members": best["params"]["members"]} if "members" in best["params"] else
                    {"recipe": best["recipe"], **params, **best["params"], "seed": seed})
     return {"rows": rows, "best": best, "best_params": best_params,
@@ -156,20 +169,22 @@ def auto_select(data, *, budget_min=30.0, folds=None, groups=None, n_splits=5, c
 
 def _ensemble_rows(done, results, *, params, seed, verbose):
     """Rows for the means of the 2 and 3 best finished candidates (scored from their folds)."""
-    from .ensemble import combine_cv_results
+    from .evaluation import combine_cv_results
 
-    ranked = sorted(done, key=lambda r: -r["balanced_accuracy"])
+    ranked = sorted(done, key=lambda r: -r["score"])
     rows = []
     for k in (2, 3):
         if len(ranked) < k:
             break
         top = ranked[:k]
         r = combine_cv_results([results[id(m)] for m in top])
+        metric = top[0]["metric"]
         row = {"recipe": "ensemble:" + ",".join(m["recipe"] for m in top),
                "params": {"members": [{"recipe": m["recipe"], **params, **m["params"],
                                        "seed": seed} for m in top]},
-               "status": "done", "balanced_accuracy": r["balanced_accuracy"],
-               "balanced_accuracy_std": r["balanced_accuracy_std"], "macro_f1": r["macro_f1"],
+               "status": "done", "metric": metric, "score": r[metric],
+               "score_std": r[f"{metric}_std"], metric: r[metric],
+               f"{metric}_std": r[f"{metric}_std"], "macro_f1": r.get("macro_f1"),
                "wall_s": sum(m["wall_s"] for m in top),
                "note": f"mean of the clip probabilities of the {k} best"}
         rows.append(row)
@@ -181,6 +196,8 @@ def _ensemble_rows(done, results, *, params, seed, verbose):
 def format_row(row, *, width=28):
     """One line for a candidate of :func:`auto_select` (the recipe padded to ``width``)."""
     if row["status"] == "done":
-        return (f"{row['recipe']:<{width}} balanced accuracy {row['balanced_accuracy']:.3f} ± "
-                f"{row['balanced_accuracy_std']:.3f}  ({row['wall_s'] / 60:.1f} min)")
+        name = {"balanced_accuracy": "balanced accuracy", "map_macro": "macro mAP"}.get(
+            row.get("metric", "balanced_accuracy"), row.get("metric"))
+        return (f"{row['recipe']:<{width}} {name} {row['score']:.3f} ± "
+                f"{row['score_std']:.3f}  ({row['wall_s'] / 60:.1f} min)")
     return f"{row['recipe']:<{width}} {row['status']}: {row['note']}"

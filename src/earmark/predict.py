@@ -13,7 +13,8 @@ from ._io import atomic_path
 from .audio import iter_blocks, load
 from .data.sources import expand_sources
 from .errors import EarmarkError
-from .windows import aggregate, frame_windows, iter_windows
+from .tasks import get_task
+from .windows import frame_windows, iter_windows
 
 __all__ = ["score_source", "predict_table", "write_table"]
 
@@ -41,12 +42,22 @@ def score_source(model, source, *, batch=256, block_s=60.0):
     return s / fc.sample_rate + (start_s or 0.0), model.score_windows(w)
 
 
-def predict_table(model, labels, sources, *, windows=False, aggregation="mean", progress=True):
+def predict_table(model, labels, sources, *, windows=False, aggregation=None, progress=True,
+                  task="classification", thresholds=None):
     """Predict every source; a file that fails gets a row with its error, and the run goes on.
 
-    Returns a DataFrame with columns path, [start_s, end_s,] label, one probability column per
-    class (named after the class), and error.
+    Returns a DataFrame with columns path, [start_s, end_s,] the answer, one score column per
+    class (named after the class), and error. The answer is the task's decision
+    (:mod:`earmark.tasks`): ``label`` (classification: the most probable class) or ``labels``
+    (tagging: the classes whose score reaches their threshold, joined with ';').
     """
+    task = get_task(task)
+    answer = "label" if task.name == "classification" else "labels"
+
+    def decide(score):
+        d = task.decide(np.asarray(score)[None, :], list(labels), thresholds=thresholds)[0]
+        return d if answer == "label" else ";".join(d)
+
     rows = []
     items = expand_sources(sources)
     window_s = model.features.window_s
@@ -57,21 +68,21 @@ def predict_table(model, labels, sources, *, windows=False, aggregation="mean", 
         try:
             starts, scores = score_source(model, src)
         except (EarmarkError, OSError) as exc:
-            rows.append({**base, "label": None, **{c: np.nan for c in labels},
+            rows.append({**base, answer: None, **{c: np.nan for c in labels},
                          "error": str(exc)})
             continue
         if windows:
             for st, sc in zip(starts, scores):
                 rows.append({**base, "start_s": round(float(st), 6),
                              "end_s": round(float(st) + window_s, 6),
-                             "label": labels[int(np.argmax(sc))],
+                             answer: decide(sc),
                              **{c: float(v) for c, v in zip(labels, sc)}, "error": None})
         else:
-            p = aggregate(scores, method=aggregation)
-            rows.append({**base, "label": labels[int(np.argmax(p))],
+            p = task.aggregate(scores, method=aggregation)
+            rows.append({**base, answer: decide(p),
                          **{c: float(v) for c, v in zip(labels, p)}, "error": None})
     cols = ["path"] + (["start_s", "end_s"] if any("start_s" in r for r in rows) else []) + \
-        ["label"] + list(labels) + ["error"]
+        [answer] + list(labels) + ["error"]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -3,9 +3,11 @@
 Each epoch draws one analysis window per training clip at a random position (a time-shift by
 cropping, so long clips show the model all their parts), applies the waveform augmentations,
 computes features on the fly, applies spectrogram and batch augmentations (SpecAugment, mixup),
-and steps AdamW under a one-cycle learning-rate schedule. After every epoch the validation clips
-(carved out of the training data by group) are scored the way prediction scores them — every
-window, aggregated to the clip — and the best epoch by validation balanced accuracy is kept;
+and steps AdamW under a one-cycle learning-rate schedule. The task (:mod:`earmark.tasks`) gives
+the targets' meaning, the loss and the validation metric; the loop is the same for all. After
+every epoch the validation clips (carved out of the training data by group) are scored the way
+prediction scores them — every window, aggregated to the clip — and the best epoch by the
+task's primary metric (balanced accuracy, macro mAP) is kept;
 training stops early after ``patience`` epochs without improvement. Without validation clips
 every epoch runs and the last one is the model. Ctrl-C stops training and keeps the best (or,
 without validation clips, the last completed) epoch so far.
@@ -20,7 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validation import check_choice, check_number
-from .windows import aggregate, frame_windows
+from .tasks import get_task
+from .windows import frame_windows
 
 __all__ = ["TrainConfig", "train_window_model", "seed_everything"]
 
@@ -93,28 +96,26 @@ def _draw_window(clip, window, rng):
     return out
 
 
-def _balanced_accuracy(y_true, y_pred):
-    """Mean recall over the classes present in ``y_true`` (scikit-learn's definition)."""
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
-
-
-def _class_weights(y, n_classes):
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max(1, (counts > 0).sum()),
-                 0.0)
-    return torch.tensor(w, dtype=torch.float32)
-
-
-def _epoch_order(y, balance, rng):
+def _epoch_order(targets, balance, task, rng):
     if balance != "sampler":
-        return rng.permutation(len(y))
-    counts = np.bincount(y)
-    p = 1.0 / counts[y]
-    return rng.choice(len(y), size=len(y), replace=True, p=p / p.sum())
+        return rng.permutation(len(targets))
+    return rng.choice(len(targets), size=len(targets), replace=True,
+                      p=task.sample_weights(targets))
 
 
-def evaluate_clips(model, clips, *, aggregation="mean"):
-    """Clip probabilities (n_clips, n_classes): every window scored, then aggregated."""
+def _as_targets(y, n_classes):
+    """Targets (n, n_classes) float32: class indices (n,) become one-hot rows."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        out = np.zeros((len(y), n_classes), np.float32)
+        out[np.arange(len(y)), y.astype(np.int64)] = 1.0
+        return out
+    return y.astype(np.float32).reshape(-1, n_classes)
+
+
+def evaluate_clips(model, clips, *, aggregation="mean", task="classification"):
+    """Clip scores (n_clips, n_classes): every window scored, then aggregated by the task."""
+    task = get_task(task)
     fc = model.features
     wins, owner = [], []
     for i, c in enumerate(clips):
@@ -125,7 +126,7 @@ def evaluate_clips(model, clips, *, aggregation="mean"):
         return np.zeros((0, model.n_classes))
     scores = model.score_windows(np.concatenate(wins))
     owner = np.concatenate(owner)
-    return np.stack([aggregate(scores[owner == i], method=aggregation)
+    return np.stack([task.aggregate(scores[owner == i], method=aggregation)
                      for i in range(len(clips))])
 
 
@@ -140,13 +141,14 @@ def _precompute_variants(augmentation, clips, sample_rate, *, n_variants, cache_
 
 def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), config=None,
                        augmentation=None, seed=0, aggregation="mean", progress=True,
-                       n_variants=4, cache_dir=None, deadline=None):
+                       n_variants=4, cache_dir=None, deadline=None, task="classification"):
     """Train ``model`` (a :class:`~earmark.models.neural.NeuralWindowModel`) in place.
 
     Parameters
     ----------
     train_clips, val_clips : list of 1-D float32 arrays at ``model.features.sample_rate``
-    train_y, val_y : int arrays of class indices
+    train_y, val_y : arrays of targets (n, n_classes) from ``task.encode``, or (classification)
+        class indices (n,)
     config : TrainConfig
     augmentation : earmark.augment.Augmentation or None
         Slow waveform transforms (pitch-shift, time-stretch) are precomputed once per clip into
@@ -155,12 +157,17 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     deadline : float or None
         A ``time.perf_counter()`` value: when another epoch would end after it, training stops
         with :class:`~earmark.errors.BudgetExceededError` (``--recipe auto`` budgets).
+    task : str or Task
+        'classification' or 'tagging' (:mod:`earmark.tasks`): loss, balancing, validation
+        metric.
 
     Returns
     -------
     history : list of dict
-        One entry per epoch: train_loss, train_accuracy, val_loss, val_accuracy (balanced), lr,
-        epoch_s (seconds of training, without validation).
+        One entry per epoch: train_loss, train_accuracy (windows whose decision was right),
+        val_loss, val_score (the task's primary metric on the validation clips; also as
+        val_accuracy for classification, val_map_macro for tagging), lr, epoch_s (seconds of
+        training, without validation).
     info : dict
         best_epoch (the epoch kept: the last one without validation clips), interrupted
         (Ctrl-C), stopped_early, wall_s, epochs_run.
@@ -170,9 +177,10 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     gen = torch.Generator().manual_seed(seed)
     fc = model.features
     sr, window = fc.sample_rate, fc.window_samples
-    train_y = np.asarray(train_y, dtype=np.int64)
-    val_y = np.asarray(val_y, dtype=np.int64)
+    task = get_task(task)
     n_classes = model.n_classes
+    train_y = _as_targets(train_y, n_classes)
+    val_y = _as_targets(val_y, n_classes)
     device = model.device
 
     # normalisation statistics from every training window, before any augmentation
@@ -195,10 +203,10 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=[g["lr"] for g in groups], total_steps=config.epochs * steps,
         pct_start=0.15, anneal_strategy="cos")
-    cw = _class_weights(train_y, n_classes).to(device) if config.balance == "loss" else None
+    cw = task.loss_weights(train_y).to(device) if config.balance == "loss" else None
 
     history, best, best_state, best_epoch = [], -np.inf, None, 0
-    best_val = None                      # best validation balanced accuracy, for the bar
+    best_val = None                      # best validation score, for the bar
     interrupted = stopped_early = False
     t0 = time.perf_counter()
     bar = tqdm(total=config.epochs * steps, desc="training", unit="batch", disable=not progress,
@@ -209,7 +217,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 p.requires_grad_(epoch > config.freeze_epochs)
             net.train()
             t_epoch = time.perf_counter()
-            order = _epoch_order(train_y, config.balance, rng)
+            order = _epoch_order(train_y, config.balance, task, rng)
             tot_loss = tot_correct = tot_n = 0.0
             for b in range(steps):
                 idx = order[b * config.batch_size:(b + 1) * config.batch_size]
@@ -222,7 +230,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                     wav = np.stack([augmentation.waveform(w, sr, rng=rng,
                                                           precomputed=variants is not None)
                                     for w in wav])
-                y = torch.nn.functional.one_hot(torch.as_tensor(train_y[idx]), n_classes).float()
+                y = torch.from_numpy(train_y[idx])
                 with torch.no_grad():
                     x = model.featurize(torch.from_numpy(wav).to(device))
                     if augmentation is not None:
@@ -232,16 +240,13 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 if len(idx) == 1:     # batch-norm needs 2 samples in training mode
                     x, y = x.repeat(2, 1, 1, 1), y.repeat(2, 1)
                 logits = net(x)
-                logp = torch.log_softmax(logits, dim=1)
-                per = -(y * logp * (cw if cw is not None else 1.0)).sum(dim=1)
-                norm = (y * cw).sum(dim=1).mean() if cw is not None else 1.0
-                loss = per.mean() / norm
+                loss = task.loss(logits, y, cw)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
                 tot_loss += float(loss.detach()) * len(y)
-                tot_correct += float((logits.argmax(1) == y.argmax(1)).sum())
+                tot_correct += task.batch_correct(logits.detach(), y)
                 tot_n += len(y)
                 bar.update(1)
                 shown = {"epoch": epoch, "loss": f"{tot_loss / tot_n:.3f}",
@@ -251,14 +256,18 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 bar.set_postfix(shown)
             entry = {"epoch": epoch, "train_loss": tot_loss / max(tot_n, 1),
                      "train_accuracy": tot_correct / max(tot_n, 1), "val_loss": None,
-                     "val_accuracy": None, "lr": float(opt.param_groups[0]["lr"]),
+                     "val_accuracy": None, "val_score": None, "lr": float(opt.param_groups[0]["lr"]),
                      "epoch_s": time.perf_counter() - t_epoch}
             if len(val_clips):
-                proba = evaluate_clips(model, val_clips, aggregation=aggregation)
-                entry["val_loss"] = float(-np.mean(np.log(np.clip(
-                    proba[np.arange(len(val_y)), val_y], 1e-7, 1))))
-                entry["val_accuracy"] = _balanced_accuracy(val_y, proba.argmax(1))
-                score = entry["val_accuracy"] - 1e-3 * entry["val_loss"]
+                proba = evaluate_clips(model, val_clips, aggregation=aggregation, task=task)
+                entry["val_loss"] = task.clip_loss(proba, val_y)
+                labels = [str(i) for i in range(n_classes)]
+                value = task.metrics(val_y, proba, labels)[task.primary_metric]
+                entry["val_score"] = None if value is None else float(value)
+                entry[f"val_{task.primary_metric}"] = entry["val_score"]
+                if task.primary_metric == "balanced_accuracy":
+                    entry["val_accuracy"] = entry["val_score"]
+                score = (entry["val_score"] or 0.0) - 1e-3 * entry["val_loss"]
             history.append(entry)
             if deadline is not None and epoch < config.epochs and \
                     time.perf_counter() + entry["epoch_s"] > deadline:
@@ -272,7 +281,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 best_epoch, best_state = epoch, copy.deepcopy(net.state_dict())
             elif score > best:
                 best, best_epoch = score, epoch
-                best_val = entry["val_accuracy"]
+                best_val = entry["val_score"]
                 best_state = copy.deepcopy(net.state_dict())
             elif epoch - best_epoch >= config.patience:
                 stopped_early = True

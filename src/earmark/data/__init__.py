@@ -1,5 +1,6 @@
 """Datasets: reading folders and manifests, validation, folds, inspection."""
 
+from .annotations import label_sets_from_annotations, read_annotations
 from .dataset import MANIFEST_NAMES, Dataset, load_dataset
 from .folds import cv_splits, validation_split
 from .inspect import inspect_dataset
@@ -9,4 +10,4 @@ from .validate import find_problems, validate_dataset
 
 __all__ = ["Dataset", "load_dataset", "MANIFEST_NAMES", "cv_splits", "validation_split",
            "inspect_dataset", "find_problems", "validate_dataset", "load_clips",
-           "Source", "expand_sources"]
+           "Source", "expand_sources", "read_annotations", "label_sets_from_annotations"]

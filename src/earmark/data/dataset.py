@@ -3,6 +3,10 @@
 A clip is a file, or a labelled region of a file (``start``/``end`` in seconds). Every clip has a
 label, and optionally a ``fold`` (predefined cross-validation fold) and a ``group`` (recordings
 that must stay together: same kit, session, site or speaker).
+
+A multi-label dataset (for tagging) gives each clip a set of labels, possibly empty: from a
+manifest's ``labels`` column (``dog;bell``), or from strong annotations (timed events, see
+:mod:`earmark.data.annotations`).
 """
 
 import os
@@ -12,12 +16,15 @@ import numpy as np
 import pandas as pd
 
 from ..audio import AUDIO_EXTENSIONS
-from ..errors import DatasetError
+from ..errors import DatasetError, ParameterError
+from .annotations import ANNOTATION_NAMES, label_sets_from_annotations, read_annotations
 
-__all__ = ["Dataset", "load_dataset", "MANIFEST_NAMES"]
+__all__ = ["Dataset", "load_dataset", "MANIFEST_NAMES", "LABEL_SEPARATOR"]
 
 #: Manifest files looked for inside a dataset folder, in this order.
 MANIFEST_NAMES = ("metadata.csv", "manifest.csv")
+#: Separator of the labels in a manifest's ``labels`` column.
+LABEL_SEPARATOR = ";"
 _COLUMNS = ["path", "label", "fold", "group", "start_s", "end_s"]
 
 
@@ -27,31 +34,79 @@ class Dataset:
     ``path`` is absolute; ``fold``/``group`` are strings or None; ``start_s``/``end_s`` are floats
     or NaN (whole file). Build one with :func:`load_dataset`.
 
+    A multi-label dataset's table also has a ``labels`` column (one sorted tuple of labels per
+    clip, possibly empty) and its ``label`` column holds the same set joined by ``;`` (``""`` for
+    none). ``annotations`` holds the strong annotations the labels came from (columns ``path``,
+    ``onset``, ``offset``, ``event_label`` and any others), or None.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The clips. ``label`` may be left out when ``labels`` is given.
+    root, source : str or None
+        The dataset's folder and what it was read from.
+    annotations : pandas.DataFrame or None
+        Strong annotations of the clips' files.
+    multi_label : bool or None
+        None: multi-label exactly when ``table`` has a ``labels`` column.
+
     Examples
     --------
     >>> ds = load_dataset("drums/")              # doctest: +SKIP
     >>> ds.labels, len(ds)                       # doctest: +SKIP
     (['clap', 'crash', ...], 790)
+    >>> tags = load_dataset("scenes/")           # metadata.csv + annotations.csv  # doctest: +SKIP
+    >>> tags.is_multi_label, tags.label_sets[:2]                                  # doctest: +SKIP
+    (True, [('arrow_impact', 'horse'), ()])
     """
 
-    def __init__(self, table, *, root=None, source=None):
-        missing = [c for c in _COLUMNS if c not in table.columns]
+    def __init__(self, table, *, root=None, source=None, annotations=None, multi_label=None):
+        if multi_label is None:
+            multi_label = "labels" in table.columns
+        required = [c for c in _COLUMNS if not (multi_label and c == "label")]
+        missing = [c for c in required if c not in table.columns]
+        if multi_label and "labels" not in table.columns:
+            missing.append("labels")
         if missing:
             raise DatasetError(f"Dataset table lacks columns {missing}")
-        self.table = table.reset_index(drop=True)
+        table = table.reset_index(drop=True)
+        self._multi_label = bool(multi_label)
+        if self._multi_label:
+            sets = [_label_tuple(v) for v in table["labels"]]
+            table["labels"] = _object_column(sets)
+            table["label"] = [LABEL_SEPARATOR.join(t) for t in sets]
+        self.table = table
         self.root = None if root is None else str(root)
         self.source = source or self.root
+        self.annotations = annotations
 
     def __len__(self):
         return len(self.table)
 
     def __repr__(self):
         return (f"Dataset({self.source!r}, clips={len(self)}, classes={len(self.labels)}, "
-                f"folds={self.table['fold'].nunique() if self.has_column('fold') else 0})")
+                f"folds={self.table['fold'].nunique() if self.has_column('fold') else 0}"
+                f"{', multi_label=True' if self.is_multi_label else ''})")
+
+    @property
+    def is_multi_label(self):
+        """True when the labels came from a ``labels`` column or from annotations (even when
+        every clip has exactly one)."""
+        return self._multi_label
+
+    @property
+    def label_sets(self):
+        """One sorted tuple of unique labels per clip, in table order (``(label,)`` for a
+        single-label dataset; possibly ``()`` for a multi-label one)."""
+        if self._multi_label:
+            return [tuple(v) for v in self.table["labels"]]
+        return [(lab,) for lab in self.table["label"]]
 
     @property
     def labels(self):
-        """Sorted class names."""
+        """Sorted class names (for a multi-label dataset, every label of any clip)."""
+        if self._multi_label:
+            return sorted({lab for labels in self.table["labels"] for lab in labels})
         return sorted(self.table["label"].unique().tolist())
 
     @property
@@ -75,8 +130,32 @@ class Dataset:
         return col.astype(str).to_numpy()
 
     def subset(self, index):
-        """A new Dataset with the clips at positions ``index``."""
-        return Dataset(self.table.iloc[np.asarray(index)], root=self.root, source=self.source)
+        """A new Dataset with the clips at positions ``index`` (and the annotations of their
+        files)."""
+        table = self.table.iloc[np.asarray(index)]
+        annotations = self.annotations
+        if annotations is not None:
+            annotations = annotations[annotations["path"].isin(set(table["path"]))]
+        return Dataset(table, root=self.root, source=self.source, annotations=annotations,
+                       multi_label=self._multi_label)
+
+
+def _label_tuple(value):
+    """A sorted tuple of unique labels from a tuple/list/set, a ';'-joined string or None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ()
+    if isinstance(value, str):
+        value = value.split(LABEL_SEPARATOR)
+        return tuple(sorted({v.strip() for v in value} - {""}))
+    return tuple(sorted({str(v) for v in value}))
+
+
+def _object_column(values):
+    # a list of equal-length tuples would otherwise become a 2-D block
+    col = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        col[i] = v
+    return col
 
 
 def _read_folder(root):
@@ -97,7 +176,9 @@ def _read_folder(root):
     return table
 
 
-def _read_manifest(csv_path, *, label_column="label"):
+def _read_manifest(csv_path, *, label_column="label", annotations=None):
+    """The clip table of a manifest; with ``annotations`` (a DataFrame), each clip's labels are
+    its events' labels and the manifest's label column is ignored."""
     try:
         raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except Exception as exc:
@@ -105,15 +186,26 @@ def _read_manifest(csv_path, *, label_column="label"):
     cols = {c.strip().lower(): c for c in raw.columns}
     path_col = cols.get("path") or cols.get("filename")
     lab_col = cols.get(label_column.lower())
-    missing = [n for n, c in (("path (or filename)", path_col), (label_column, lab_col)) if not c]
+    labels_col = cols.get("labels")
+    single = annotations is None and labels_col is None
+    missing = [n for n, c in (("path (or filename)", path_col),
+                              (label_column, lab_col if single else True)) if not c]
     if missing:
+        hint = ("; for several labels per clip, give a 'labels' column (separated by "
+                f"{LABEL_SEPARATOR!r}) or strong annotations (annotations=...)"
+                if lab_col is None and single else "")
         raise DatasetError(f"{csv_path}: manifest lacks column(s) {missing}; it has "
-                           f"{list(raw.columns)}")
+                           f"{list(raw.columns)}{hint}")
     base = Path(csv_path).resolve().parent
     table = pd.DataFrame({
         "path": [str((base / p).resolve()) if p else "" for p in raw[path_col]],
-        "label": raw[lab_col].str.strip(),
+        "label": raw[lab_col].str.strip() if single else "",
     })
+    if labels_col is not None and annotations is None:
+        table["labels"] = _object_column([_label_tuple(v) for v in raw[labels_col]])
+        if lab_col is not None and lab_col != labels_col:
+            # kept to check it against the set; the table's 'label' becomes the joined set
+            table["manifest_label"] = raw[lab_col].str.strip()
     problems = []
     for c in ("fold", "group"):
         table[c] = raw[cols[c]].replace("", None) if c in cols else None
@@ -128,13 +220,13 @@ def _read_manifest(csv_path, *, label_column="label"):
             table[out] = np.nan
     # keep every other manifest column: users select folds/groups by name (--folds kit)
     for c in raw.columns:
-        if c not in (path_col, lab_col) and c.strip().lower() not in ("fold", "group", "start",
-                                                                        "end"):
+        if c not in (path_col, lab_col, labels_col) and c.strip().lower() not in (
+                "fold", "group", "start", "end"):
             table[c] = raw[c].replace("", None)
     for i, (p, lab) in enumerate(zip(raw[path_col], table["label"])):
         if not p:
             problems.append(f"row {i + 2}: empty path")
-        if not lab:
+        if single and not lab:
             problems.append(f"row {i + 2}: empty label ({p})")
     bad_region = table["start_s"].notna() & table["end_s"].notna() & (
         table["end_s"] <= table["start_s"])
@@ -147,10 +239,13 @@ def _read_manifest(csv_path, *, label_column="label"):
         raise DatasetError(f"{csv_path}: {len(problems)} problem(s) in the manifest", problems)
     if table.empty:
         raise DatasetError(f"{csv_path}: manifest has no rows")
-    return table
+    if annotations is not None:
+        table.insert(2, "labels", _object_column(label_sets_from_annotations(annotations,
+                                                                             table)))
+    return table, not single
 
 
-def load_dataset(source, *, label_column="label"):
+def load_dataset(source, *, label_column="label", annotations=None):
     """Read a dataset from a folder or a CSV manifest.
 
     Parameters
@@ -158,25 +253,41 @@ def load_dataset(source, *, label_column="label"):
     source : str or path-like
         A CSV manifest (columns ``path`` or ``filename`` relative to the CSV's folder, ``label``,
         optional ``fold``, ``group``, ``start``, ``end`` in seconds, and any others); or a folder
-        that holds ``metadata.csv``/``manifest.csv`` (read as a manifest); or a folder with one
-        sub-folder per class.
+        that holds ``metadata.csv``/``manifest.csv`` (read as a manifest, with the
+        ``annotations.csv`` beside it when there is one); or a folder with one sub-folder per
+        class.
     label_column : str
         Manifest column holding the class.
+    annotations : str, path-like or None
+        A strong-annotation table (``filename,onset,offset,event_label``, filenames relative to
+        its folder; see :func:`~earmark.data.annotations.read_annotations`). Each clip's labels
+        are then the labels of its file's events (of the events overlapping its ``start``/``end``
+        region), the empty set for a clip without events, and the manifest's label column is
+        ignored.
 
     Returns
     -------
     Dataset
+        Multi-label when the labels come from annotations or from a ``labels`` column (labels
+        separated by ``;``; it takes precedence over the label column, which is then only
+        checked against it by :func:`~earmark.data.validate.find_problems`).
 
     Raises
     ------
     DatasetError
-        Unreadable manifest, missing columns, no audio found (every problem listed).
+        Unreadable manifest or annotations, missing columns, no audio found (every problem
+        listed).
 
     Examples
     --------
     >>> ds = load_dataset("birds/metadata.csv")   # doctest: +SKIP
+    >>> tags = load_dataset("scenes/metadata.csv",
+    ...                     annotations="scenes/annotations.csv")   # doctest: +SKIP
     """
     if isinstance(source, Dataset):
+        if annotations is not None:
+            raise ParameterError("load_dataset: 'annotations' cannot be applied to a Dataset "
+                                 "already loaded; give the dataset's folder or manifest.")
         return source
     p = Path(os.fspath(source)).expanduser()
     if not p.exists():
@@ -185,9 +296,18 @@ def load_dataset(source, *, label_column="label"):
         if p.suffix.lower() != ".csv":
             raise DatasetError(f"{p}: a dataset is a folder or a .csv manifest, not a "
                                f"{p.suffix or 'plain'} file")
-        return Dataset(_read_manifest(p, label_column=label_column), root=p.parent, source=str(p))
-    for name in MANIFEST_NAMES:
-        if (p / name).is_file():
-            return Dataset(_read_manifest(p / name, label_column=label_column), root=p,
-                           source=str(p / name))
-    return Dataset(_read_folder(p), root=p, source=str(p))
+        manifest, root = p, p.parent
+    else:
+        manifest = next((p / n for n in MANIFEST_NAMES if (p / n).is_file()), None)
+        root = p
+        if manifest is None:
+            if annotations is not None:
+                raise DatasetError(f"{p}: annotations need a manifest listing the clips "
+                                   f"({' or '.join(MANIFEST_NAMES)}); this folder has none")
+            return Dataset(_read_folder(p), root=p, source=str(p))
+        if annotations is None:
+            annotations = next((p / n for n in ANNOTATION_NAMES if (p / n).is_file()), None)
+    events = None if annotations is None else read_annotations(annotations)
+    table, multi = _read_manifest(manifest, label_column=label_column, annotations=events)
+    return Dataset(table, root=root, source=str(manifest), annotations=events,
+                   multi_label=multi)

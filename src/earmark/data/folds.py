@@ -58,8 +58,11 @@ def validation_split(labels, groups, *, fraction=0.15, seed=0):
     Whole groups go to validation until about ``fraction`` of the clips are there, preferring
     groups that keep every class represented in training. Without groups (None), each clip is its
     own group. Returns ``(train_index, val_index)``; val is empty when fewer than 2 groups exist.
+    ``labels`` may be multi-hot targets (n, n_classes): then no tag loses its last training clip.
     """
     labels = np.asarray(labels)
+    if labels.ndim == 2:        # multi-hot targets (tagging): count every tag of a clip
+        return _validation_split_multi(labels, groups, fraction=fraction, seed=seed)
     n = len(labels)
     groups = np.arange(n).astype(str) if groups is None else np.asarray(groups).astype(str)
     uniq = np.unique(groups)
@@ -85,6 +88,34 @@ def validation_split(labels, groups, *, fraction=0.15, seed=0):
         if taken >= target:
             break
     val = np.isin(groups, val_groups)
+    if val.all() or not val.any():
+        return np.arange(n), np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
+def _validation_split_multi(targets, groups, *, fraction, seed):
+    n = len(targets)
+    groups = np.arange(n).astype(str) if groups is None else np.asarray(groups).astype(str)
+    uniq = np.unique(groups)
+    if len(uniq) < 2 or fraction <= 0:
+        return np.arange(n), np.zeros(0, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(uniq)
+    target = max(1, int(round(fraction * n)))
+    left = targets.sum(axis=0)
+    val = np.zeros(n, bool)
+    taken = 0
+    for gname in order:
+        members = groups == gname
+        if taken + members.sum() > 1.5 * target and taken > 0:
+            continue
+        k = targets[members].sum(axis=0)
+        if np.any((left > 0) & (left - k < 1)):
+            continue
+        left = left - k
+        val |= members
+        taken += int(members.sum())
+        if taken >= target:
+            break
     if val.all() or not val.any():
         return np.arange(n), np.zeros(0, dtype=np.int64)
     return np.flatnonzero(~val), np.flatnonzero(val)

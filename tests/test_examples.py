@@ -1,4 +1,4 @@
-"""Tests of earmark.datasets: the drum example data, built from fake Debian packages.
+"""Tests of earmark.examples: the drum example data, built from fake Debian packages.
 
 The fake packages are real .deb files made with ``dpkg-deb -b``; they hold small Hydrogen kits
 (generated noise bursts) in the three drumkit.xml layouts Hydrogen has used. Nothing is downloaded:
@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from earmark import datasets
-from earmark.datasets import (DRUM_LABELS, METADATA_COLUMNS, drum_label, earmark_home,
-                              fetch_drums)
+from earmark._home import earmark_home
+from earmark.examples import DRUM_LABELS, METADATA_COLUMNS, debian, drum_label, drums, fetch_drums
 from earmark.errors import DatasetError, ParameterError
 
 SR = 16000
@@ -225,10 +224,10 @@ def test_every_label_is_a_declared_class():
 
 def test_deal_folds_balances_whole_groups_deterministically():
     sizes = {"b": 5, "a": 5, "big": 20, "c": 3, "d": 2, "e": 2, "f": 1}
-    folds = datasets._deal_folds(sizes)
+    folds = drums._deal_folds(sizes)
     # largest first, to the lightest fold; equal sizes in name order; ties go to the lowest fold
     assert folds == {"big": 1, "a": 2, "b": 3, "c": 4, "d": 5, "e": 5, "f": 4}
-    assert datasets._deal_folds(dict(reversed(list(sizes.items())))) == folds
+    assert drums._deal_folds(dict(reversed(list(sizes.items())))) == folds
 
 
 # --------------------------------------------------------------------------- the built dataset
@@ -321,7 +320,7 @@ def test_rerun_reuses_the_finished_build(built, tmp_path):
 def test_interrupted_build_leaves_nothing_and_is_redone(debs, tmp_path, monkeypatch):
     root = tmp_path / "drums"
     calls = []
-    real_load = datasets.audio.load
+    real_load = drums.audio.load
 
     def load_then_interrupt(path, **kw):
         calls.append(path)
@@ -329,12 +328,12 @@ def test_interrupted_build_leaves_nothing_and_is_redone(debs, tmp_path, monkeypa
             raise KeyboardInterrupt
         return real_load(path, **kw)
 
-    monkeypatch.setattr(datasets.audio, "load", load_then_interrupt)
+    monkeypatch.setattr(drums.audio, "load", load_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         fetch_drums(root, cache_dir=tmp_path / "cache", debs_dir=debs, packages=PACKAGES,
                     progress=False)
     assert not root.exists() and list(tmp_path.glob(".drums*")) == []
-    monkeypatch.setattr(datasets.audio, "load", real_load)
+    monkeypatch.setattr(drums.audio, "load", real_load)
     fetch_drums(root, cache_dir=tmp_path / "cache", debs_dir=debs, packages=PACKAGES,
                 progress=False)
     assert len(_rows(root)) == sum(EXPECTED.values())
@@ -348,7 +347,7 @@ def test_abandoned_work_folder_removed_and_stale_build_replaced(debs, tmp_path):
     # an older recipe's finished build must be rebuilt, not reused
     (root / "kick").mkdir(parents=True)
     (root / "kick" / "old.wav").write_bytes(b"old")
-    (root / datasets._MARKER).write_text(json.dumps({"recipe": 0, "packages": list(PACKAGES)}))
+    (root / drums._MARKER).write_text(json.dumps({"recipe": 0, "packages": list(PACKAGES)}))
     fetch_drums(root, cache_dir=tmp_path / "cache", debs_dir=debs, packages=PACKAGES,
                 progress=False)
     assert not abandoned.exists() and not (root / "kick" / "old.wav").exists()
@@ -381,7 +380,7 @@ def test_debs_dir_from_environment(debs, tmp_path, monkeypatch):
     monkeypatch.setenv("EARMARK_DEBS_DIR", str(debs))
     dpkg_deb = shutil.which("dpkg-deb")
     # no apt-get: only the local folder can work
-    monkeypatch.setattr(datasets.shutil, "which",
+    monkeypatch.setattr(debian.shutil, "which",
                         lambda name: dpkg_deb if name == "dpkg-deb" else None)
     root = fetch_drums(tmp_path / "drums", cache_dir=tmp_path / "cache", packages=PACKAGES,
                        progress=False)
@@ -406,7 +405,7 @@ def test_apt_get_failure_names_the_package_and_the_fix(tmp_path, monkeypatch):
 
 
 def test_missing_apt_get_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets.shutil, "which", lambda name: None)
+    monkeypatch.setattr(debian.shutil, "which", lambda name: None)
     with pytest.raises(DatasetError, match="'fake-drumkits': apt-get is not on PATH"):
         fetch_drums(tmp_path / "drums", cache_dir=tmp_path / "cache", packages=PACKAGES,
                     progress=False)
@@ -461,3 +460,14 @@ def test_earmark_home_and_default_root(tmp_path, monkeypatch, debs):
     root = fetch_drums(debs_dir=debs, packages=PACKAGES, progress=False)
     assert root == tmp_path / "eh" / "datasets" / "drums"
     assert (tmp_path / "eh" / "cache" / "debian" / "extract").is_dir()
+
+
+def test_old_import_paths_still_work():
+    import earmark.datasets
+    import earmark.examples
+
+    assert earmark.datasets.fetch_drums is earmark.examples.fetch_drums
+    assert earmark.datasets.drum_label is earmark.examples.drum_label
+    assert earmark.datasets.DRUM_LABELS == DRUM_LABELS
+    assert earmark.datasets.METADATA_COLUMNS == METADATA_COLUMNS
+    assert earmark.datasets.earmark_home is earmark_home

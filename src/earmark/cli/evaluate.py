@@ -1,0 +1,96 @@
+"""earmark evaluate DATA (--folds COLUMN | --groups COLUMN): cross-validate one recipe."""
+
+import os
+
+from ._options import (_add_annotations_option, _add_model_options, _ensemble, _estimator,
+                       add_command, check_auto_task, load_data)
+
+HELP = "cross-validate with predefined folds or grouped k-fold"
+
+
+def add_parser(subparsers):
+    s = add_command(subparsers, "evaluate", HELP)
+    s.add_argument("data")
+    _add_annotations_option(s)
+    s.add_argument("--folds", help="column of predefined folds: each value is one test fold")
+    s.add_argument("--groups", help="column of groups for grouped k-fold")
+    s.add_argument("--k", type=int, default=5, help="number of folds with --groups")
+    s.add_argument("--json", help="write metrics, per-fold results and predictions as JSON "
+                   "(a confusion-matrix PNG is written beside it)")
+    s.add_argument("--report", help="write an HTML report")
+    _add_model_options(s)
+    s.set_defaults(func=run)
+    return s
+
+
+def run(args):
+    from .._io import write_json
+    from ..evaluation import cross_validate, write_confusion_png
+
+    if (args.folds is None) == (args.groups is None):
+        raise SystemExit("earmark evaluate: give --folds COLUMN (predefined folds) or --groups "
+                         "COLUMN (grouped k-fold)")
+    check_auto_task(args)
+    if args.recipe == "auto":
+        raise SystemExit("earmark evaluate: --recipe auto is for 'earmark train' (it "
+                         "cross-validates every candidate itself and prints the table); evaluate "
+                         "one recipe here")
+    if args.recipe.startswith("ensemble:"):
+        from ..evaluation import combine_cv_results
+        members = _ensemble(args).members
+        for member in members:     # bad settings or a missing model: before any member runs
+            member._validate_params()
+        data = load_data(args)
+        runs = []
+        for member in members:
+            if not args.quiet:
+                print(f"ensemble member {member.recipe}:", flush=True)
+            runs.append(cross_validate(data, folds=args.folds, groups=args.groups,
+                                       n_splits=args.k, estimator=member,
+                                       progress=not args.quiet))
+            print(f"  {member.recipe}: {_headline(runs[-1])}", flush=True)
+        r = combine_cv_results(runs)
+    else:
+        estimator = _estimator(args)
+        r = cross_validate(load_data(args), folds=args.folds, groups=args.groups,
+                           n_splits=args.k, estimator=estimator, progress=not args.quiet)
+    print(f"{r['protocol']}: {_headline(r)} ({len(r['folds'])} folds, {r['wall_s']:.0f} s)")
+    if r.get("task", "classification") == "classification":
+        print(f"{'class':<20}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")
+        for lab, m in r["per_class"].items():
+            print(f"{lab:<20}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}"
+                  f"{m['support']:>9}")
+    else:
+        print(f"{'class':<20}{'AP':>7}{'threshold':>10}{'precision':>10}{'recall':>8}"
+              f"{'f1':>7}{'clips':>7}")
+        for lab, m in r["per_class"].items():
+            print(f"{lab:<20}{_fmt(m['ap']):>7}{_fmt(m['threshold']):>10}"
+                  f"{_fmt(m['precision']):>10}{_fmt(m['recall']):>8}{_fmt(m['f1']):>7}"
+                  f"{m['support']:>7}")
+    if args.json:
+        write_json(r, args.json)
+        if "confusion_matrix" in r:
+            png = os.path.splitext(args.json)[0] + "_confusion.png"
+            write_confusion_png(r, png)
+            print(f"wrote {args.json} and {png}")
+        else:
+            print(f"wrote {args.json}")
+    if args.report:
+        from ..reports import write_evaluation_report
+        write_evaluation_report(r, args.report, progress=not args.quiet)
+        print(f"wrote {args.report}")
+    return 0
+
+
+def _fmt(v):
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _headline(r):
+    """The metrics line of a cross-validation result, for its task."""
+    if r.get("task", "classification") == "tagging":
+        return (f"macro mAP {_fmt(r['map_macro'])} ± {_fmt(r['map_macro_std'])}, micro mAP "
+                f"{_fmt(r['map_micro'])}, micro-F1 {_fmt(r['f1_micro'])} at the tuned "
+                f"thresholds, ROC-AUC {_fmt(r['roc_auc_macro'])}")
+    return (f"balanced accuracy {r['balanced_accuracy']:.3f} ± {r['balanced_accuracy_std']:.3f}, "
+            f"accuracy {r['accuracy']:.3f}, macro-F1 {r['macro_f1']:.3f}")

@@ -1,0 +1,115 @@
+"""earmark train DATA --out MODEL: train a classifier (or tagger) and save it to one model file."""
+
+import time
+
+from ._options import (_add_annotations_option, _add_model_options, _ensemble, _estimator,
+                       _feature_options_given, add_command, check_auto_task, load_data)
+
+HELP = "train a classifier and save it to one model file"
+
+
+def add_parser(subparsers):
+    s = add_command(subparsers, "train", HELP)
+    s.add_argument("data")
+    _add_annotations_option(s)
+    s.add_argument("--out", required=True, help="model file to write (e.g. drums.earmark)")
+    s.add_argument("--groups", default="group", help="column whose groups never straddle the "
+                   "train/validation split (default group, when present); with --recipe auto "
+                   "and no --folds, the groups of its grouped 5-fold cross-validation")
+    s.add_argument("--folds", default=None, help="--recipe auto: column of predefined folds for "
+                   "comparing recipes (default: 'fold' when the dataset has it)")
+    s.add_argument("--budget-min", type=float, default=30.0, help="--recipe auto: minutes for "
+                   "all the candidates' cross-validations (default 30)")
+    _add_model_options(s)
+    s.set_defaults(func=run)
+    return s
+
+
+def _auto(args):
+    """--recipe auto: cross-validate the candidates, print the table, return the best estimator."""
+    from ..auto import auto_select, format_row
+    from ..estimators import SoundClassifier
+
+    if _feature_options_given(args):
+        raise SystemExit("earmark train --recipe auto: feature options do not apply (each "
+                         "candidate recipe has its own front end)")
+    args.recipe = "cnn"                     # validates the shared options as for a CNN
+    base = _estimator(args)
+    # the shared options apply to every candidate they concern (unset ones: each recipe's own
+    # defaults)
+    shared = {k: v for k, v in base.get_params().items()
+              if k not in ("recipe", "features", "seed", "progress")}
+    r = auto_select(load_data(args), budget_min=args.budget_min, folds=args.folds,
+                    group_column=args.groups, seed=args.seed,
+                    progress=not args.quiet, verbose=True, **shared)
+    print(f"--recipe auto ({r['protocol']}, budget {args.budget_min:g} min, "
+          f"{r['wall_s'] / 60:.1f} min used):")
+    for row in r["rows"]:
+        print(("* " if row is r["best"] else "  ") +
+              format_row(row, width=max(len(x["recipe"]) for x in r["rows"])))
+    best = r["best"]
+    print(f"training {best['recipe']} on all the data (its cross-validation took "
+          f"{best['wall_s'] / 60:.1f} min)")
+    if "members" in r["best_params"]:
+        from ..estimators import EnsembleClassifier
+        clf = EnsembleClassifier([SoundClassifier(**{**p, "progress": not args.quiet})
+                                  for p in r["best_params"]["members"]], progress=not args.quiet)
+    else:
+        clf = SoundClassifier(**{**r["best_params"], "progress": not args.quiet})
+    return clf, {k: r[k] for k in ("rows", "protocol", "budget_min", "wall_s")}
+
+
+def run(args):
+    check_auto_task(args)
+    auto = None
+    if args.recipe == "auto":
+        clf, auto = _auto(args)
+    elif args.recipe.startswith("ensemble:"):
+        clf = _ensemble(args)
+    else:
+        clf = _estimator(args)
+    t = time.perf_counter()
+    clf.fit(load_data(args), group_column=args.groups)
+    if auto is not None:
+        clf.train_info_["auto"] = auto
+    clf.save(args.out)
+    info = clf.train_info_
+    if "members" in info:
+        print(f"trained {clf.recipe} (mean of the members' clip probabilities) for "
+              f"{len(clf.classes_)} classes in {time.perf_counter() - t:.0f} s")
+        if clf.licence_:
+            print(f"licences of pretrained weights (stored in the model): {clf.licence_}")
+        print(f"wrote {args.out}")
+        return 0
+    if clf.train_config_ is None:
+        head = info["head"]
+        score = head.get("inner_cv_score", head.get("inner_cv_balanced_accuracy"))
+        metric = "mean average precision" if clf.task == "tagging" else "balanced accuracy"
+        print(f"trained {clf.recipe} for {len(clf.classes_)} classes on "
+              f"{info['n_train_clips']} clips ({info['n_train_windows']} windows) in "
+              f"{time.perf_counter() - t:.0f} s; inner-CV {metric} "
+              f"{'-' if score is None else round(score, 3)} with {head['best_params']}")
+        print(f"licence of the embedder's weights (stored in the model): {clf.licence_}")
+        _print_thresholds(clf)
+        print(f"wrote {args.out}")
+        return 0
+    best = clf.history_[info["best_epoch"] - 1] if info["best_epoch"] else {}
+    note = " (interrupted with Ctrl-C: best epoch kept)" if info["interrupted"] else ""
+    if info["n_val_clips"]:
+        metric = "macro mAP" if clf.task == "tagging" else "balanced accuracy"
+        val = (f"validation {info['n_val_clips']} clips; best epoch {info['best_epoch']}, "
+               f"validation {metric} {best['val_score']:.3f}")
+    else:
+        val = f"no validation split; {info['epochs_run']} epochs"
+    print(f"trained {len(clf.classes_)} classes on {info['n_train_clips']} clips in "
+          f"{time.perf_counter() - t:.0f} s ({val}){note}")
+    _print_thresholds(clf)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _print_thresholds(est):
+    if getattr(est, "thresholds_", None) is None:
+        return
+    shown = ", ".join(f"{c} {t:.2f}" for c, t in zip(est.classes_, est.thresholds_))
+    print(f"decision thresholds ({est.threshold_source_}): {shown}")

@@ -1,0 +1,17 @@
+"""Estimators: a task, a model family and a front end wired together with scikit-learn's
+contract, and :func:`load` for any model file.
+
+    SoundClassifier      one class per clip
+    SoundTagger          any number of classes per clip (multi-label tagging)
+    EnsembleClassifier   the mean of several fitted estimators' clip scores
+    load                 read a model file as the estimator that wrote it
+"""
+
+from .base import WindowEstimator
+from .classifier import SoundClassifier
+from .ensemble import EnsembleClassifier, member_seeds
+from .persistence import load
+from .tagger import SoundTagger
+
+__all__ = ["WindowEstimator", "SoundClassifier", "SoundTagger", "EnsembleClassifier", "load",
+           "member_seeds"]

@@ -1,0 +1,48 @@
+"""Tasks: what a label means, and everything that follows from it.
+
+A task decides only how targets are encoded, the output activation and the loss, how window
+scores become a clip answer (aggregation), the decision rule, and the metrics. The training
+loop, the window models, prediction, ensembles, cross-validation, reports and the model file take
+a task and do not know which one it is.
+
+=================  =========================================================================
+task               targets / activation / loss / aggregation / decision / primary metric
+=================  =========================================================================
+classification     one-hot / softmax / cross-entropy / mean, max (renormalised), vote /
+                   argmax / balanced accuracy
+tagging            multi-hot / sigmoid / binary cross-entropy / mean, max, lse (smooth max) /
+                   per-class thresholds (tuned to maximise F1) / macro mAP
+=================  =========================================================================
+
+Examples
+--------
+>>> from earmark.tasks import get_task
+>>> task = get_task("tagging")
+>>> task.encode([("dog",), ("bird", "dog"), ()], ["bird", "dog"]).tolist()
+[[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]
+"""
+
+from .base import Task
+from .classification import ClassificationTask
+from .tagging import TaggingTask
+
+__all__ = ["Task", "ClassificationTask", "TaggingTask", "TASKS", "get_task"]
+
+#: The tasks by name.
+TASKS = {"classification": ClassificationTask(), "tagging": TaggingTask()}
+
+
+def get_task(task):
+    """The :class:`Task` named ``task`` (a Task is returned as it is).
+
+    Raises
+    ------
+    ParameterError
+        Not a known task.
+    """
+    from .._validation import check_choice
+
+    if isinstance(task, Task):
+        return task
+    check_choice(task, "task", "get_task", tuple(TASKS))
+    return TASKS[task]
