@@ -10,7 +10,7 @@ from earmark.bundle import read_bundle
 from earmark.cli import main
 from earmark.errors import EarmarkError, ParameterError
 
-from _signals import write_dataset
+from _signals import write_dataset, write_tagging_dataset
 
 CNN = {"epochs": 6, "batch_size": 16, "augment": None,
        "features": {"sample_rate": 8000, "n_fft": 256, "hop_length": 128, "n_mels": 32,
@@ -108,3 +108,22 @@ def test_evaluate_points_auto_to_train(data, capsys):
 def test_negative_budget_is_refused(data):
     with pytest.raises(ParameterError, match="'budget_min' parameter of auto_select"):
         earmark.auto_select(data, budget_min=-1, progress=False)
+
+
+def test_cli_auto_for_tagging_ranks_by_macro_map(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(A, "AUTO_CANDIDATES", (("embed:classic+logreg", {}),
+                                               ("embed:classic+rf", {})))
+    data = write_tagging_dataset(tmp_path / "tags", n_clips=32)
+    out = tmp_path / "auto.earmark"
+    assert main(["train", str(data), "--task", "tagging", "--recipe", "auto", "--budget-min",
+                 "10", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    rows = [ln for ln in text.splitlines() if ln.startswith(("  ", "* ")) and "macro mAP" in ln]
+    assert len(rows) == 3                      # two candidates and their ensemble
+    meta, _ = read_bundle(out)
+    table = meta["training"]["info"]["auto"]["rows"]
+    assert all(r["metric"] == "map_macro" for r in table)
+    best = max(table, key=lambda r: r["score"])
+    assert [ln for ln in rows if ln.startswith("* ")][0].split()[1] == best["recipe"]
+    assert isinstance(earmark.load(out), (earmark.SoundTagger, earmark.EnsembleClassifier))
+    assert earmark.load(out).task == "tagging"

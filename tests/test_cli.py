@@ -155,21 +155,6 @@ def test_inspect_takes_annotations(capsys):
     assert "--annotations FILE" in capsys.readouterr().out
 
 
-def test_tagging_with_recipe_auto_is_a_clear_error(data, tmp_path, capsys):
-    from earmark.cli import main
-
-    out = tmp_path / "m.earmark"
-    assert main(["train", str(data), "--out", str(out), "--task", "tagging", "--recipe", "auto",
-                 "-q"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("earmark: error: ")
-    assert "--recipe auto" in err and "classification-only" in err
-    assert not out.exists()
-    assert main(["evaluate", str(data), "--folds", "fold", "--task", "tagging", "--recipe",
-                 "auto", "-q"]) == 2
-    assert "classification-only" in capsys.readouterr().err
-
-
 def _args(*argv):
     from earmark.cli import build_parser
     return build_parser().parse_args(["train", "d", "--out", "m.earmark", *argv])

@@ -21,12 +21,14 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
 
 import earmark.reports
 from earmark.errors import ParameterError
-from earmark.reports import evaluation as ev_mod
 from earmark.reports import html as html_mod
 from earmark.reports import write_dataset_report, write_evaluation_report
 from earmark.data.suggest import extra_suggestions, suggest_window
 from earmark.reports.dataset import pick_examples
 from earmark.reports.evaluation import confident_mistakes, most_confused_pairs, reliability_bins
+from earmark.reports.media import media_html
+
+from _reports_helpers import check_failure_midway_keeps_report
 
 LABELS = ["chirp", "noise", "tone"]
 FOLDS = ["fold1", "fold2", "fold3"]
@@ -409,6 +411,20 @@ def test_long_regions_are_cut_to_four_seconds(toy, tmp_path):
     y, clip_sr = sf.read(io.BytesIO(_decode_data_uri(src)[1]))
     assert clip_sr == 16000 and abs(len(y) - 4 * 16000) <= 1
     assert "1.00–9.00 s" in out.read_text()
+    assert "4.00 s shown (first 4 s)" in out.read_text()
+
+
+def test_media_block_caption_alt_and_unreadable_file(tmp_path):
+    path = tmp_path / "a & b.wav"
+    sf.write(path, np.zeros(8000, np.float32), 16000)
+    html_text = media_html(path, alt="spectrogram of <dog>",
+                           caption=lambda shown_s: f"{shown_s:.1f} s of <dog>")
+    assert [e[0] for e in parse(html_text)] == ["img", "audio", "div"]
+    assert 'alt="spectrogram of &lt;dog&gt;"' in html_text
+    assert html_text.endswith("0.5 s of &lt;dog&gt;</div>")
+    assert media_html(path).endswith("0.50 s shown</div>")
+    missing = media_html(tmp_path / "nothing.wav")
+    assert missing.startswith('<p class="note">Audio not shown: ') and "nothing.wav" in missing
 
 
 def test_report_over_1000_clips_stays_small(toy, tmp_path):
@@ -459,17 +475,9 @@ def test_same_input_gives_identical_report(toy, tmp_path):
 
 
 def test_failure_midway_leaves_existing_report_untouched(toy, tmp_path, monkeypatch):
-    out = tmp_path / "report.html"
-    out.write_text("previous report")
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("plot failed")
-
-    monkeypatch.setattr(ev_mod.plots, "reliability_png", broken)
-    with pytest.raises(RuntimeError, match="plot failed"):
-        write_evaluation_report(toy["result"], out, progress=False)
-    assert out.read_text() == "previous report"
-    assert os.listdir(tmp_path) == ["report.html"]
+    check_failure_midway_keeps_report(
+        lambda out: write_evaluation_report(toy["result"], out, progress=False),
+        "reliability_png", tmp_path, monkeypatch)
 
 
 def test_write_atomic_failure_while_writing(tmp_path):

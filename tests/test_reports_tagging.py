@@ -16,10 +16,10 @@ from sklearn.metrics import (average_precision_score, f1_score,
                              roc_auc_score)
 
 from earmark.errors import ParameterError
-from earmark.reports import tagging as tag_mod
 from earmark.reports import write_evaluation_report
 from earmark.reports.tagging import (confident_wrong_tags, precision_recall_curves,
                                      write_tagging_report)
+from _reports_helpers import check_failure_midway_keeps_report
 from test_reports import _decode_data_uri, page_numbers, parse, with_attr
 
 TAGS = ["bird", "dog", "rain"]
@@ -298,17 +298,9 @@ def test_bad_results_are_rejected(tagging, tmp_path):
 
 
 def test_failure_midway_leaves_existing_report_untouched(tagging, tmp_path, monkeypatch):
-    out = tmp_path / "report.html"
-    out.write_text("previous report")
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("plot failed")
-
-    monkeypatch.setattr(tag_mod.plots, "precision_recall_png", broken)
-    with pytest.raises(RuntimeError, match="plot failed"):
-        write_tagging_report(tagging["result"], out, max_mistakes=0, progress=False)
-    assert out.read_text() == "previous report"
-    assert os.listdir(tmp_path) == ["report.html"]
+    check_failure_midway_keeps_report(
+        lambda out: write_tagging_report(tagging["result"], out, max_mistakes=0, progress=False),
+        "precision_recall_png", tmp_path, monkeypatch)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,9 +10,12 @@ import numpy as np
 from ._validation import check_choice
 from .errors import ParameterError
 
-__all__ = ["window_starts", "frame_windows", "iter_windows", "aggregate", "AGGREGATIONS"]
+__all__ = ["window_starts", "frame_windows", "iter_windows", "aggregate", "AGGREGATIONS",
+           "LSE_SHARPNESS"]
 
-AGGREGATIONS = ("mean", "max", "vote")
+AGGREGATIONS = ("mean", "max", "vote", "lse")
+#: Sharpness ``r`` of the log-sum-exp aggregation.
+LSE_SHARPNESS = 5.0
 
 
 def window_starts(n_samples, window, hop):
@@ -92,23 +95,30 @@ def iter_windows(blocks, window, hop, *, batch=256):
         yield buf[None, a:a + window].copy(), np.array([total - window], np.int64)
 
 
-def aggregate(scores, *, method="mean"):
+def aggregate(scores, *, method="mean", normalise=True):
     """Aggregate window scores (n_windows, n_classes) into one clip score vector.
 
     Parameters
     ----------
     scores : array (n_windows, n_classes)
         Class probabilities per window.
-    method : {'mean', 'max', 'vote'}
+    method : {'mean', 'max', 'vote', 'lse'}
         'mean' is probabilistic voting (average of the window probabilities); 'max' takes each
-        class's largest window probability (then renormalised to sum to one); 'vote' is the
-        fraction of windows whose top class is each class (majority vote; ties go to the higher
-        mean probability).
+        class's largest window probability; 'vote' is the fraction of windows whose top class is
+        each class (majority vote; ties go to the higher mean probability); 'lse' is
+        log-sum-exp, ``max + log(mean(exp(r (s - max)))) / r`` per class with ``r`` =
+        :data:`LSE_SHARPNESS`, a smooth maximum between the mean (r -> 0) and the max.
+    normalise : bool
+        Renormalise 'max' to sum to one (classification, whose classes compete); tagging's
+        independent class scores are not renormalised.
 
     Examples
     --------
-    >>> aggregate(np.array([[0.6, 0.4], [0.2, 0.8]]), method="mean").tolist()
+    >>> aggregate(np.array([[0.6, 0.4], [0.2, 0.8]]), method="mean").round(3).tolist()
     [0.4, 0.6]
+    >>> s = np.array([[0.9, 0.1], [0.1, 0.1]])
+    >>> aggregate(s, method="lse").round(3).tolist()
+    [0.765, 0.1]
     """
     check_choice(method, "method", "aggregate", AGGREGATIONS)
     s = np.asarray(scores, dtype=np.float64)
@@ -117,9 +127,11 @@ def aggregate(scores, *, method="mean"):
                              f"{s.shape}.")
     if method == "mean":
         return s.mean(axis=0)
-    if method == "max":
+    if method in ("max", "lse"):
         m = s.max(axis=0)
-        return m / m.sum() if m.sum() > 0 else m
+        if method == "lse":
+            return m + np.log(np.mean(np.exp(LSE_SHARPNESS * (s - m)), axis=0)) / LSE_SHARPNESS
+        return m / m.sum() if normalise and m.sum() > 0 else m
     votes = np.bincount(s.argmax(axis=1), minlength=s.shape[1]).astype(np.float64)
     # tie-break: a tiny share of the mean probability, so argmax picks the more probable class
     return votes / votes.sum() + 1e-9 * s.mean(axis=0)

@@ -93,14 +93,6 @@ def _feature_options_given(args):
     return args.mfcc or any(getattr(args, k) is not None for k in _FEATURE_KEYS)
 
 
-def check_auto_task(args):
-    """--recipe auto only selects classifiers (for now)."""
-    if args.recipe == "auto" and args.task != "classification":
-        raise ParameterError(f"--task {args.task} --recipe auto: auto is classification-only "
-                             "for now; name a recipe instead (e.g. --recipe cnn or --recipe "
-                             "embed:yamnet+logreg)")
-
-
 def _estimator(args):
     """The estimator the options describe: a SoundClassifier, or with --task tagging a
     SoundTagger with the same parameters."""

@@ -3,7 +3,7 @@
 import os
 
 from ._options import (_add_annotations_option, _add_model_options, _ensemble, _estimator,
-                       add_command, check_auto_task, load_data)
+                       add_command, load_data)
 
 HELP = "cross-validate with predefined folds or grouped k-fold"
 
@@ -30,7 +30,6 @@ def run(args):
     if (args.folds is None) == (args.groups is None):
         raise SystemExit("earmark evaluate: give --folds COLUMN (predefined folds) or --groups "
                          "COLUMN (grouped k-fold)")
-    check_auto_task(args)
     if args.recipe == "auto":
         raise SystemExit("earmark evaluate: --recipe auto is for 'earmark train' (it "
                          "cross-validates every candidate itself and prints the table); evaluate "

@@ -3,7 +3,7 @@
 import time
 
 from ._options import (_add_annotations_option, _add_model_options, _ensemble, _estimator,
-                       _feature_options_given, add_command, check_auto_task, load_data)
+                       _feature_options_given, add_command, load_data)
 
 HELP = "train a classifier and save it to one model file"
 
@@ -28,7 +28,9 @@ def add_parser(subparsers):
 def _auto(args):
     """--recipe auto: cross-validate the candidates, print the table, return the best estimator."""
     from ..auto import auto_select, format_row
-    from ..estimators import SoundClassifier
+    from ..estimators import SoundClassifier, SoundTagger
+
+    make = SoundTagger if args.task == "tagging" else SoundClassifier
 
     if _feature_options_given(args):
         raise SystemExit("earmark train --recipe auto: feature options do not apply (each "
@@ -40,7 +42,7 @@ def _auto(args):
     shared = {k: v for k, v in base.get_params().items()
               if k not in ("recipe", "features", "seed", "progress")}
     r = auto_select(load_data(args), budget_min=args.budget_min, folds=args.folds,
-                    group_column=args.groups, seed=args.seed,
+                    group_column=args.groups, seed=args.seed, task=args.task,
                     progress=not args.quiet, verbose=True, **shared)
     print(f"--recipe auto ({r['protocol']}, budget {args.budget_min:g} min, "
           f"{r['wall_s'] / 60:.1f} min used):")
@@ -52,15 +54,14 @@ def _auto(args):
           f"{best['wall_s'] / 60:.1f} min)")
     if "members" in r["best_params"]:
         from ..estimators import EnsembleClassifier
-        clf = EnsembleClassifier([SoundClassifier(**{**p, "progress": not args.quiet})
+        clf = EnsembleClassifier([make(**{**p, "progress": not args.quiet})
                                   for p in r["best_params"]["members"]], progress=not args.quiet)
     else:
-        clf = SoundClassifier(**{**r["best_params"], "progress": not args.quiet})
+        clf = make(**{**r["best_params"], "progress": not args.quiet})
     return clf, {k: r[k] for k in ("rows", "protocol", "budget_min", "wall_s")}
 
 
 def run(args):
-    check_auto_task(args)
     auto = None
     if args.recipe == "auto":
         clf, auto = _auto(args)

@@ -11,11 +11,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._validation import check_number
-from ..errors import EarmarkError, ParameterError
+from ..errors import ParameterError
 from . import plots
 from .html import (dataset_name, attrs, card, check_output_path, earmark_version, esc, fmt_duration_long,
                    fmt_int, fmt_metric, fmt_seconds, page, pretty_json, table, write_atomic)
-from .media import MAX_CLIP_S, clip_and_spectrogram
+from .media import media_html
 
 __all__ = ["write_evaluation_report", "reliability_bins", "confident_mistakes",
            "most_confused_pairs"]
@@ -25,6 +25,9 @@ _REQUIRED = ("balanced_accuracy", "accuracy", "macro_f1", "labels", "confusion_m
              "per_class", "folds", "predictions")
 _METRICS = (("balanced_accuracy", "balanced accuracy"), ("accuracy", "accuracy"),
             ("macro_f1", "macro F1"))
+_FOLDS_HEADERS = ("balanced acc.", "accuracy", "macro F1")
+_FOLDS_LEAD = ("A wide spread means the score depends on which recordings land in the test fold; "
+               "compare models on the mean and keep the spread in mind.")
 
 
 def reliability_bins(confidences, correct, *, n_bins=10):
@@ -120,14 +123,157 @@ def most_confused_pairs(cm, labels, *, n=5):
     return [(t, p, c, c / int(totals[i])) for c, t, p, i, _ in cells[:n]]
 
 
-def _check_result(result):
-    if not isinstance(result, dict):
-        raise ParameterError(f"{_OWNER}: 'result' must be the dict written by `earmark evaluate "
-                             f"--json`. Got {type(result).__name__} instead.")
-    missing = [k for k in _REQUIRED if k not in result]
+# ---------------------------------------------------------------------------------------------
+# Parts shared with the tagging report (earmark.reports.tagging)
+
+def _require(d, keys, owner, where, command):
+    """Raise ParameterError naming the ``keys`` that the dict ``d`` (``where`` in the result
+    that ``command`` writes) lacks."""
+    missing = [k for k in keys if k not in d]
     if missing:
-        raise ParameterError(f"{_OWNER}: the evaluation result lacks {', '.join(missing)}; "
-                             "expected the dict written by `earmark evaluate --json`.")
+        raise ParameterError(f"{owner}: {where} lacks {', '.join(missing)}; expected the dict "
+                             f"written by `{command}`.")
+
+
+def _check_fields(result, required, owner, kind, command):
+    """Raise ParameterError unless ``result`` is a dict with every key in ``required``."""
+    if not isinstance(result, dict):
+        raise ParameterError(f"{owner}: 'result' must be the dict written by `{command}`. Got "
+                             f"{type(result).__name__} instead.")
+    _require(result, required, owner, f"the {kind} result", command)
+
+
+def _num_td(value, **data):
+    """A metric cell; an undefined metric (None) reads '–' and carries no data-value."""
+    v = None if value is None else repr(float(value))
+    return f'<td class="num"{attrs(data_value=v, **data)}>{fmt_metric(value)}</td>'
+
+
+def _bar_td(value, **data):
+    """A metric cell with a bar filled to the value; None reads '–', as in :func:`_num_td`."""
+    if value is None:
+        return _num_td(None, **data)
+    v = float(value)
+    return (f'<td class="num bar"{attrs(data_value=repr(v), **data)}>'
+            f'<span class="fill" style="width:{max(0.0, min(1.0, v)) * 100:.1f}%"></span>'
+            f'<span class="v">{fmt_metric(v)}</span></td>')
+
+
+def _metric_card(name, key, value, std=None, *, note=None):
+    """A summary card of a metric, its spread across folds (when given) and a note."""
+    sub = note
+    if std is not None:
+        sub = (f'± <span{attrs(data_metric=f"{key}_std", data_value=repr(float(std)))}>'
+               f"{fmt_metric(std)}</span> across folds" + (f" · {note}" if note else ""))
+    return card(name, fmt_metric(value), sub=sub, tone="good" if value is not None else "warn",
+                data_metric=key, data_value=None if value is None else repr(float(value)))
+
+
+def _folds_section(result, metrics, lead, *, headers=None, figure_beside=True):
+    """Clip counts and ``metrics`` per fold, their mean ± std, and a figure of the spread.
+
+    ``headers`` names the metric columns (default: the metrics' names); a metric undefined
+    (None) in some fold is left out of the figure. ``lead`` follows the protocol.
+    """
+    folds = result["folds"]
+    rows = []
+    for f in folds:
+        fold = str(f["fold"])
+        rows.append([esc(fold)] +
+                    [f'<td class="num"{attrs(data_fold=fold, data_metric=k, data_value=f[k])}>'
+                     f"{fmt_int(f[k])}</td>" for k in ("n_train", "n_test")] +
+                    [_num_td(f[k], data_fold=fold, data_metric=k) for k, _ in metrics] +
+                    [fmt_seconds(f.get("wall_s"))])
+    rows.append(['<td><b>mean ± std</b></td>', "", ""] +
+                [f'<td class="num"><b>{fmt_metric(result[k])}</b> ± '
+                 f'{fmt_metric(result.get(k + "_std"))}</td>' for k, _ in metrics] + [""])
+    if headers is None:
+        headers = [esc(name) for _, name in metrics]
+    tbl = table(["fold", "train clips", "test clips"] + list(headers) + ["time (s)"], rows)
+    shown = [(k, name) for k, name in metrics if all(f[k] is not None for f in folds)]
+    body = tbl
+    if folds and shown:
+        fig = (f'<img alt="metrics per fold" src="{plots.fold_spread_png(folds, shown)}">'
+               "<figcaption>Each dot is a fold; the bar is the mean ± one standard deviation."
+               "</figcaption>")
+        body = (f'<div class="figs"><div>{tbl}</div><figure>{fig}</figure></div>'
+                if figure_beside else f'{tbl}<figure style="margin-top:14px">{fig}</figure>')
+    lead = f"Protocol: <code>{esc(result.get('protocol', '?'))}</code>. {lead}"
+    return ("folds", "Scores across folds", lead, body)
+
+
+def _training_section(result, draw):
+    """The training curves, drawn by ``draw(folds)``, or a note for a model without history."""
+    folds = result["folds"]
+    if not any(f.get("history") for f in folds):
+        body = ('<p class="note">This model has no per-epoch history (it is not trained by '
+                "gradient descent), so there are no training curves.</p>")
+    else:
+        body = (f'<figure><img alt="training curves" src="{draw(folds)}">'
+                "<figcaption>Solid: training set; dashed: validation set.</figcaption></figure>")
+    lead = ("A validation loss that rises while the training loss keeps falling is overfitting; "
+            "curves still falling at the last epoch suggest more epochs would help.")
+    return ("training", "Training curves", lead, body)
+
+
+def _resolve(path, audio_root):
+    path = os.fspath(path)
+    if os.path.isabs(path) or audio_root is None:
+        return path
+    return os.path.join(os.fspath(audio_root), path)
+
+
+def _clip_path(p, audio_root):
+    """The file of a prediction (relative paths under ``audio_root``) and the line of its card
+    that names it, with the region when there is one."""
+    region = ""
+    if p.get("start_s") is not None or p.get("end_s") is not None:
+        region = (f" · {fmt_seconds(p.get('start_s') or 0.0)}–"
+                  f"{fmt_seconds(p['end_s']) if p.get('end_s') is not None else 'end'} s")
+    full = _resolve(p["path"], audio_root)
+    return full, f'<div class="path" title="{esc(full)}">{esc(p["path"])}{esc(region)}</div>'
+
+
+def _clip_media(full, p):
+    """The spectrogram, player and caption of a prediction's clip (see media_html)."""
+    return media_html(full, start_s=p.get("start_s"), end_s=p.get("end_s"))
+
+
+def _score_row(label, score, cls, *, name_html=None, tick=""):
+    """A row of a card's score table: the class, a bar of its score (with ``tick`` drawn on
+    it) and the score."""
+    return (f'<tr class="{cls}"><td>{esc(label) if name_html is None else name_html}</td>'
+            f'<td style="width:55%"><div class="sbar">'
+            f'<i style="width:{min(1.0, max(0.0, score)) * 100:.1f}%"></i>{tick}</div></td>'
+            f'<td class="num"{attrs(data_score_label=label, data_value=repr(score))}>'
+            f"{fmt_metric(score)}</td></tr>")
+
+
+def _build_sections(builders, bar):
+    """Call each section builder, one step of the progress bar each."""
+    sections = []
+    for build in builders:
+        sections.append(build())
+        bar.update(1)
+    return sections
+
+
+def _report_page(result, sections, *, title, cards_html, footer, kind=""):
+    """The page of an evaluation report, its subtitle naming the dataset, protocol and model."""
+    dataset = result.get("dataset") or "dataset"
+    subtitle = (f"{kind}dataset <code>{esc(dataset)}</code> · protocol "
+                f"<code>{esc(result.get('protocol', '?'))}</code> · "
+                f"model <code>{esc(_model_name(result))}</code>")
+    return page(title=f"{title} — {dataset_name(dataset)}", subtitle_html=subtitle,
+                cards_html=cards_html, sections=sections,
+                footer_html=f"Written by earmark {esc(earmark_version())}. {footer}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The classification report
+
+def _check_result(result):
+    _check_fields(result, _REQUIRED, _OWNER, "evaluation", "earmark evaluate --json")
     n = len(result["labels"])
     cm = np.asarray(result["confusion_matrix"])
     if cm.shape != (n, n):
@@ -135,25 +281,9 @@ def _check_result(result):
                              f"{n} labels; expected ({n}, {n}).")
 
 
-def _metric_td(value, **data):
-    return f'<td class="num"{attrs(data_value=repr(float(value)), **data)}>{fmt_metric(value)}</td>'
-
-
-def _bar_td(value, **data):
-    v = float(value)
-    return (f'<td class="num bar"{attrs(data_value=repr(v), **data)}>'
-            f'<span class="fill" style="width:{max(0.0, min(1.0, v)) * 100:.1f}%"></span>'
-            f'<span class="v">{fmt_metric(v)}</span></td>')
-
-
 def _summary_cards(result, bins):
-    cards = []
-    for key, name in _METRICS:
-        std = result.get(f"{key}_std")
-        sub = (f'± <span{attrs(data_metric=f"{key}_std", data_value=repr(float(std)))}>'
-               f'{fmt_metric(std)}</span> across folds') if std is not None else None
-        cards.append(card(name, fmt_metric(result[key]), sub=sub, tone="good",
-                          data_metric=key, data_value=repr(float(result[key]))))
+    cards = [_metric_card(name, key, result[key], result.get(f"{key}_std"))
+             for key, name in _METRICS]
     n_pred = len(result["predictions"])
     cards.append(card("clips scored", fmt_int(n_pred), sub=f"{len(result['labels'])} classes, "
                       f"{len(result['folds'])} folds", data_metric="n_predictions",
@@ -165,32 +295,6 @@ def _summary_cards(result, bins):
         cards.append(card("wall time", esc(fmt_duration_long(result["wall_s"])),
                           data_metric="wall_s", data_value=repr(float(result["wall_s"]))))
     return "".join(cards)
-
-
-def _folds_section(result):
-    folds = result["folds"]
-    rows = []
-    for f in folds:
-        fold = str(f["fold"])
-        rows.append([esc(fold)] +
-                    [f'<td class="num"{attrs(data_fold=fold, data_metric=k, data_value=f[k])}>'
-                     f'{fmt_int(f[k])}</td>' for k in ("n_train", "n_test")] +
-                    [_metric_td(f[k], data_fold=fold, data_metric=k) for k, _ in _METRICS] +
-                    [fmt_seconds(f.get("wall_s"))])
-    rows.append(['<td><b>mean ± std</b></td>', "", ""] +
-                [f'<td class="num"><b>{fmt_metric(result[k])}</b> ± '
-                 f'{fmt_metric(result.get(k + "_std"))}</td>' for k, _ in _METRICS] + [""])
-    tbl = table(["fold", "train clips", "test clips", "balanced acc.", "accuracy", "macro F1",
-                 "time (s)"], rows)
-    body = tbl
-    if folds:
-        body = (f'<div class="figs"><div>{tbl}</div><figure><img alt="metrics per fold" '
-                f'src="{plots.fold_spread_png(folds, _METRICS)}"><figcaption>Each dot is a fold; '
-                'the bar is the mean ± one standard deviation.</figcaption></figure></div>')
-    lead = (f"Protocol: <code>{esc(result.get('protocol', '?'))}</code>. A wide spread means the "
-            "score depends on which recordings land in the test fold; compare models on the mean "
-            "and keep the spread in mind.")
-    return ("folds", "Scores across folds", lead, body)
 
 
 def _confusion_section(result):
@@ -253,26 +357,6 @@ def _calibration_section(bins):
     return ("calibration", "Calibration", lead, img)
 
 
-def _training_section(result):
-    folds = result["folds"]
-    if not any(f.get("history") for f in folds):
-        body = ('<p class="note">This model has no per-epoch history (it is not trained by '
-                "gradient descent), so there are no training curves.</p>")
-    else:
-        body = (f'<figure><img alt="training curves" src="{plots.training_curves_png(folds)}">'
-                "<figcaption>Solid: training set; dashed: validation set.</figcaption></figure>")
-    lead = ("A validation loss that rises while the training loss keeps falling is overfitting; "
-            "curves still falling at the last epoch suggest more epochs would help.")
-    return ("training", "Training curves", lead, body)
-
-
-def _resolve(path, audio_root):
-    path = os.fspath(path)
-    if os.path.isabs(path) or audio_root is None:
-        return path
-    return os.path.join(os.fspath(audio_root), path)
-
-
 def _mistake_card(p, labels_order, audio_root):
     probs = {str(k): float(v) for k, v in (p.get("probabilities") or {}).items()}
     ranked = sorted(probs.items(), key=lambda kv: (-kv[1], labels_order.get(kv[0], 1 << 30)))
@@ -280,37 +364,18 @@ def _mistake_card(p, labels_order, audio_root):
     rows = []
     for label, score in top:
         cls = "is-pred" if label == p["predicted"] else ("is-true" if label == p["label"] else "")
-        rows.append(f'<tr class="{cls}"><td>{esc(label)}</td><td style="width:55%">'
-                    f'<div class="sbar"><i style="width:{score * 100:.1f}%"></i></div></td>'
-                    f'<td class="num"{attrs(data_score_label=label, data_value=repr(score))}>'
-                    f"{fmt_metric(score)}</td></tr>")
+        rows.append(_score_row(label, score, cls))
     if p["label"] not in dict(top) and p["label"] in probs:
         rank = [k for k, _ in ranked].index(p["label"]) + 1
         rows.append(f'<tr class="is-true"><td colspan="3" class="muted">true class '
                     f'<b>{esc(p["label"])}</b>: {fmt_metric(probs[p["label"]])} (rank {rank})'
                     "</td></tr>")
-    region = ""
-    if p.get("start_s") is not None or p.get("end_s") is not None:
-        region = (f" · {fmt_seconds(p.get('start_s') or 0.0)}–"
-                  f"{fmt_seconds(p['end_s']) if p.get('end_s') is not None else 'end'} s")
-    full = _resolve(p["path"], audio_root)
-    try:
-        audio_uri, spec_uri, shown_s = clip_and_spectrogram(full, start_s=p.get("start_s"),
-                                                            end_s=p.get("end_s"))
-        cut = ""
-        if p.get("end_s") is not None and p.get("start_s") is not None:
-            cut = " (first 4 s)" if p["end_s"] - p["start_s"] > MAX_CLIP_S + 1e-6 else ""
-        media = (f'<img alt="log-mel spectrogram" src="{spec_uri}">'
-                 f'<audio controls preload="metadata" src="{audio_uri}"></audio>'
-                 f'<div class="muted" style="font-size:12px">{shown_s:.2f} s shown{cut}</div>')
-    except EarmarkError as exc:
-        media = f'<p class="note">Audio not shown: {esc(exc)}</p>'
-    return (f'<div class="mistake"{attrs(data_mistake=p["path"])}>'
-            f'<div class="path" title="{esc(full)}">{esc(p["path"])}{esc(region)}</div>'
+    full, path_html = _clip_path(p, audio_root)
+    return (f'<div class="mistake"{attrs(data_mistake=p["path"])}>{path_html}'
             f'<div class="verdict">true <span class="pill pill-ok">{esc(p["label"])}</span> '
             f'predicted <span class="pill pill-bad">{esc(p["predicted"])}</span> '
             f'<span class="muted">fold {esc(p.get("fold", "?"))}</span></div>'
-            f'{media}<table class="scores">{"".join(rows)}</table></div>')
+            f'{_clip_media(full, p)}<table class="scores">{"".join(rows)}</table></div>')
 
 
 def _mistakes_section(result, audio_root, max_mistakes, bar):
@@ -397,24 +462,17 @@ def write_evaluation_report(result, path, *, audio_root=None, max_mistakes=12, p
     n_mistakes = min(max_mistakes, sum(1 for p in preds if p["predicted"] != p["label"]))
     with tqdm(total=5 + n_mistakes, desc="evaluation report", unit="part", disable=not progress,
               leave=False) as bar:
-        sections = []
-        for build in (lambda: _folds_section(result), lambda: _confusion_section(result),
-                      lambda: _per_class_section(result), lambda: _calibration_section(bins),
-                      lambda: _training_section(result)):
-            sections.append(build())
-            bar.update(1)
+        sections = _build_sections(
+            (lambda: _folds_section(result, _METRICS, _FOLDS_LEAD, headers=_FOLDS_HEADERS),
+             lambda: _confusion_section(result), lambda: _per_class_section(result),
+             lambda: _calibration_section(bins),
+             lambda: _training_section(result, plots.training_curves_png)), bar)
         sections.append(_mistakes_section(result, audio_root, max_mistakes, bar))
         sections.append(_config_section(result))
-        dataset = result.get("dataset") or "dataset"
-        subtitle = (f"dataset <code>{esc(dataset)}</code> · protocol "
-                    f"<code>{esc(result.get('protocol', '?'))}</code> · "
-                    f"model <code>{esc(_model_name(result))}</code>")
-        name = dataset_name(dataset)
-        html_text = page(title=f"earmark evaluation — {name}",
-                         subtitle_html=subtitle, cards_html=_summary_cards(result, bins),
-                         sections=sections,
-                         footer_html=f"Written by earmark {esc(earmark_version())}. Numbers are "
-                                     "means over the test folds unless marked otherwise.")
+        html_text = _report_page(result, sections, title="earmark evaluation",
+                                 cards_html=_summary_cards(result, bins),
+                                 footer="Numbers are means over the test folds unless marked "
+                                        "otherwise.")
         write_atomic(path, [html_text])
     return path
 

@@ -11,12 +11,13 @@ import numpy as np
 import soundfile as sf
 
 from .. import audio as earmark_audio
-from ..errors import AudioError
+from ..errors import AudioError, EarmarkError
 from ..features import log_mel
-from .html import data_uri
+from .html import data_uri, esc
 from .plots import spectrogram_png
 
-__all__ = ["MAX_CLIP_S", "CLIP_SAMPLE_RATE", "encode_clip", "clip_and_spectrogram"]
+__all__ = ["MAX_CLIP_S", "CLIP_SAMPLE_RATE", "encode_clip", "clip_and_spectrogram",
+           "media_html"]
 
 MAX_CLIP_S = 4.0
 CLIP_SAMPLE_RATE = 16000
@@ -118,3 +119,36 @@ def clip_and_spectrogram(path, *, start_s=None, end_s=None, title=None):
     spec_uri = spectrogram_png(S, sample_rate=spec_sr, hop_length=SPEC_HOP, fmax=spec_sr / 2,
                                title=title)
     return audio_uri, spec_uri, len(y) / sr
+
+
+def _shown_caption(shown_s, start_s, end_s):
+    cut = (start_s is not None and end_s is not None and end_s - start_s > MAX_CLIP_S + 1e-6)
+    return f"{shown_s:.2f} s shown{' (first 4 s)' if cut else ''}"
+
+
+def media_html(path, *, start_s=None, end_s=None, alt="log-mel spectrogram", caption=None):
+    """The audio block of a report card: the spectrogram, an audio player and a caption.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audio file, read with :func:`clip_and_spectrogram` (region ``start_s`` to ``end_s``).
+    alt : str
+        The spectrogram's alternative text.
+    caption : callable or None
+        ``caption(seconds_shown)`` gives the line under the player; None: "1.50 s shown", with
+        "(first 4 s)" when the region is longer than ``MAX_CLIP_S``.
+
+    Returns
+    -------
+    str
+        HTML; for a file that cannot be read, a note saying why instead.
+    """
+    try:
+        audio_uri, spec_uri, shown_s = clip_and_spectrogram(path, start_s=start_s, end_s=end_s)
+    except EarmarkError as exc:
+        return f'<p class="note">Audio not shown: {esc(exc)}</p>'
+    text = _shown_caption(shown_s, start_s, end_s) if caption is None else caption(shown_s)
+    return (f'<img alt="{esc(alt)}" src="{spec_uri}">'
+            f'<audio controls preload="metadata" src="{audio_uri}"></audio>'
+            f'<div class="muted" style="font-size:12px">{esc(text)}</div>')

@@ -145,49 +145,18 @@ def fold_spread_png(folds, metrics):
     return _png(fig)
 
 
+#: The panels of a classification history: loss, and accuracy on a fixed 0-1 axis.
+_CLASSIFICATION_PANELS = (("loss", "train_loss", "val_loss"),
+                          ("accuracy", "train_accuracy", "val_accuracy", (0, 1.02)))
+
+
 def training_curves_png(folds):
     """Loss and accuracy per epoch, one colour per fold; solid train, dashed validation.
 
-    A third panel shows the learning rate when it changes during training.
+    A third panel shows the learning rate when it changes during training. This is
+    :func:`history_curves_png` with the loss and accuracy panels (accuracy on a fixed 0-1 axis).
     """
-    with_history = [f for f in folds if f.get("history")]
-    lr_varies = any(len({h.get("lr") for h in f["history"]}) > 1 for f in with_history)
-    panels = [("loss", "train_loss", "val_loss"), ("accuracy", "train_accuracy", "val_accuracy")]
-    fig = _figure(3.6 * (len(panels) + lr_varies), 3.0)
-    axes = fig.subplots(1, len(panels) + lr_varies, squeeze=False)[0]
-    for ax, (name, train_key, val_key) in zip(axes, panels):
-        _style(ax)
-        for i, f in enumerate(with_history):
-            color = PALETTE[i % len(PALETTE)]
-            ep = [h["epoch"] for h in f["history"]]
-            tr = [np.nan if h.get(train_key) is None else h[train_key] for h in f["history"]]
-            va = [np.nan if h.get(val_key) is None else h[val_key] for h in f["history"]]
-            ax.plot(ep, tr, color=color, lw=1.4, label=str(f["fold"]))
-            if not np.all(np.isnan(va)):
-                ax.plot(ep, va, color=color, lw=1.4, ls="--")
-        ax.set_xlabel("epoch")
-        ax.set_title(name)
-        ax.grid(color="#eee")
-        if name == "accuracy":
-            ax.set_ylim(0, 1.02)
-    if lr_varies:
-        ax = axes[-1]
-        _style(ax)
-        for i, f in enumerate(with_history):
-            ax.plot([h["epoch"] for h in f["history"]], [h.get("lr") for h in f["history"]],
-                    color=PALETTE[i % len(PALETTE)], lw=1.4)
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_title("learning rate")
-        ax.grid(color="#eee")
-    handles, names = axes[0].get_legend_handles_labels()
-    if len(with_history) <= 10:
-        from matplotlib.lines import Line2D
-        handles += [Line2D([], [], color="#555", lw=1.4), Line2D([], [], color="#555", ls="--")]
-        names += ["train", "validation"]
-        fig.legend(handles, names, loc="outside right center", fontsize=7, frameon=False,
-                   title="fold", title_fontsize=7)
-    return _png(fig)
+    return history_curves_png(folds, _CLASSIFICATION_PANELS, integer_epochs=False)
 
 
 def spectrogram_png(S_db, *, sample_rate, hop_length, fmax, title=None, width_in=4.2,
@@ -269,21 +238,23 @@ def histogram_png(groups, *, xlabel, bins=30, title=None, log_x=False):
     return _png(fig)
 
 
-def history_curves_png(folds, panels):
+def history_curves_png(folds, panels, *, integer_epochs=True):
     """Per-epoch curves, one panel per metric and one colour per fold; solid train, dashed
     validation.
 
-    ``panels`` is a list of ``(title, train_key, val_key)``: the keys of the history dicts drawn
-    in that panel (a missing or None value leaves a gap). A last panel shows the learning rate
-    when it changes during training. :func:`training_curves_png` is this with the loss and
-    accuracy panels (and a fixed 0-1 accuracy axis).
+    ``panels`` is a list of ``(title, train_key, val_key)``, or ``(title, train_key, val_key,
+    (y_min, y_max))`` for a fixed y axis: the keys of the history dicts drawn in that panel (a
+    missing or None value leaves a gap). A last panel shows the learning rate when it changes
+    during training. ``integer_epochs`` puts the epoch ticks on whole numbers.
+    :func:`training_curves_png` is this with the loss and accuracy panels.
     """
     with_history = [f for f in folds if f.get("history")]
     lr_varies = any(len({h.get("lr") for h in f["history"]}) > 1 for f in with_history)
     n_axes = len(panels) + lr_varies
     fig = _figure(3.6 * max(1, n_axes), 3.0)
     axes = fig.subplots(1, max(1, n_axes), squeeze=False)[0]
-    for ax, (name, train_key, val_key) in zip(axes, panels):
+    for ax, panel in zip(axes, panels):
+        name, train_key, val_key = panel[:3]
         _style(ax)
         for i, f in enumerate(with_history):
             color = PALETTE[i % len(PALETTE)]
@@ -296,7 +267,10 @@ def history_curves_png(folds, panels):
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(color="#eee")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(panel) > 3:
+            ax.set_ylim(*panel[3])
+        if integer_epochs:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if lr_varies:
         ax = axes[-1]
         _style(ax)

@@ -16,12 +16,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._validation import check_number
-from ..errors import EarmarkError, ParameterError
+from ..errors import ParameterError
 from . import plots
-from .evaluation import _bar_td, _config_section, _model_name, _resolve
-from .html import (attrs, card, check_output_path, dataset_name, earmark_version, esc,
-                   fmt_duration_long, fmt_int, fmt_metric, fmt_seconds, page, table, write_atomic)
-from .media import MAX_CLIP_S, clip_and_spectrogram
+from .evaluation import (_bar_td, _build_sections, _check_fields, _clip_media, _clip_path,
+                         _config_section, _folds_section, _metric_card, _num_td, _report_page,
+                         _require, _score_row, _training_section)
+from .html import (attrs, card, check_output_path, esc, fmt_duration_long, fmt_int, fmt_metric,
+                   table, write_atomic)
 
 __all__ = ["write_tagging_report", "confident_wrong_tags", "precision_recall_curves"]
 
@@ -39,7 +40,10 @@ _PREDICTION_REQUIRED = ("path", "labels", "predicted", "probabilities")
 _CLASS_REQUIRED = ("ap", "roc_auc", "f1", "precision", "recall", "support", "threshold")
 _CLASS_BARS = (("ap", "AP"), ("roc_auc", "ROC-AUC"), ("f1", "F1"), ("precision", "precision"),
                ("recall", "recall"))
-_EXPECTED = "expected the dict written by `earmark evaluate --task tagging --json`"
+_COMMAND = "earmark evaluate --task tagging --json"
+_FOLDS_LEAD = ("mAP and ROC-AUC judge how the scores rank the clips and need no threshold; F1 "
+               "judges the tags given at each fold's tuned thresholds. A wide spread means the "
+               "score depends on which recordings land in the test fold.")
 
 
 def _scores(p):
@@ -159,63 +163,30 @@ def precision_recall_curves(predictions, labels, *, thresholds=None):
     return out
 
 
-def _missing(d, keys):
-    return [k for k in keys if k not in d]
-
-
 def _check_result(result):
-    if not isinstance(result, dict):
-        raise ParameterError(f"{_OWNER}: 'result' must be the dict written by `earmark evaluate "
-                             f"--task tagging --json`. Got {type(result).__name__} instead.")
-    missing = _missing(result, _REQUIRED)
-    if missing:
-        raise ParameterError(f"{_OWNER}: the tagging result lacks {', '.join(missing)}; "
-                             f"{_EXPECTED}.")
+    _check_fields(result, _REQUIRED, _OWNER, "tagging", _COMMAND)
     if result["task"] != "tagging":
         raise ParameterError(f"{_OWNER}: the result's task is {result['task']!r}, not "
                              "'tagging'; write it with write_evaluation_report.")
     for i, f in enumerate(result["folds"]):
-        missing = _missing(f, _FOLD_REQUIRED)
-        if missing:
-            raise ParameterError(f"{_OWNER}: folds[{i}] (fold {f.get('fold', '?')!s}) lacks "
-                                 f"{', '.join(missing)}; {_EXPECTED}.")
+        _require(f, _FOLD_REQUIRED, _OWNER, f"folds[{i}] (fold {f.get('fold', '?')!s})",
+                 _COMMAND)
     for i, p in enumerate(result["predictions"]):
-        missing = _missing(p, _PREDICTION_REQUIRED)
-        if missing:
-            raise ParameterError(f"{_OWNER}: predictions[{i}] ({p.get('path', '?')!s}) lacks "
-                                 f"{', '.join(missing)}; {_EXPECTED}.")
+        _require(p, _PREDICTION_REQUIRED, _OWNER, f"predictions[{i}] ({p.get('path', '?')!s})",
+                 _COMMAND)
     for label, m in result["per_class"].items():
-        missing = _missing(m, _CLASS_REQUIRED)
-        if missing:
-            raise ParameterError(f"{_OWNER}: per_class[{label!r}] lacks {', '.join(missing)}; "
-                                 f"{_EXPECTED}.")
+        _require(m, _CLASS_REQUIRED, _OWNER, f"per_class[{label!r}]", _COMMAND)
 
 
 # ---------------------------------------------------------------------------------------------
 # Cells and cards
 
-def _num_td(value, **data):
-    """A metric cell; an undefined metric (None) reads '–' and carries no data-value."""
-    v = None if value is None else repr(float(value))
-    return f'<td class="num"{attrs(data_value=v, **data)}>{fmt_metric(value)}</td>'
-
-
-def _bar_or_dash_td(value, **data):
-    return _num_td(None, **data) if value is None else _bar_td(value, **data)
-
-
 def _summary_cards(result):
     names = dict(_METRICS)
     cards = []
     for key in _CARD_METRICS:
-        value, std = result[key], result.get(f"{key}_std")
-        sub = _CARD_NOTES[key]
-        if std is not None:
-            sub = (f'± <span{attrs(data_metric=f"{key}_std", data_value=repr(float(std)))}>'
-                   f"{fmt_metric(std)}</span> across folds · {sub}")
-        cards.append(card(names[key], fmt_metric(value), sub=sub,
-                          tone="good" if value is not None else "warn", data_metric=key,
-                          data_value=None if value is None else repr(float(value))))
+        cards.append(_metric_card(names[key], key, result[key], result.get(f"{key}_std"),
+                                  note=_CARD_NOTES[key]))
     preds = result["predictions"]
     n_pred = len(preds)
     per_clip = sum(len(p["labels"]) for p in preds) / n_pred if n_pred else 0.0
@@ -234,35 +205,6 @@ def _summary_cards(result):
 # ---------------------------------------------------------------------------------------------
 # Sections
 
-def _folds_section(result):
-    folds = result["folds"]
-    rows = []
-    for f in folds:
-        fold = str(f["fold"])
-        rows.append([esc(fold)] +
-                    [f'<td class="num"{attrs(data_fold=fold, data_metric=k, data_value=f[k])}>'
-                     f"{fmt_int(f[k])}</td>" for k in ("n_train", "n_test")] +
-                    [_num_td(f[k], data_fold=fold, data_metric=k) for k, _ in _METRICS] +
-                    [fmt_seconds(f.get("wall_s"))])
-    rows.append(['<td><b>mean ± std</b></td>', "", ""] +
-                [f'<td class="num"><b>{fmt_metric(result[k])}</b> ± '
-                 f'{fmt_metric(result.get(k + "_std"))}</td>' for k, _ in _METRICS] + [""])
-    tbl = table(["fold", "train clips", "test clips"] + [esc(name) for _, name in _METRICS] +
-                ["time (s)"], rows)
-    # A metric undefined in some fold (None) has no dot to draw; leave it out of the figure.
-    shown = [(k, name) for k, name in _METRICS if all(f[k] is not None for f in folds)]
-    body = tbl
-    if folds and shown:
-        body = (f"{tbl}<figure style=\"margin-top:14px\"><img alt=\"metrics per fold\" "
-                f'src="{plots.fold_spread_png(folds, shown)}"><figcaption>Each dot is a fold; '
-                "the bar is the mean ± one standard deviation.</figcaption></figure>")
-    lead = (f"Protocol: <code>{esc(result.get('protocol', '?'))}</code>. mAP and ROC-AUC judge "
-            "how the scores rank the clips and need no threshold; F1 judges the tags given at "
-            "each fold's tuned thresholds. A wide spread means the score depends on which "
-            "recordings land in the test fold.")
-    return ("folds", "Scores across folds", lead, body)
-
-
 def _ap_order(per_class, labels):
     rank = {str(k): i for i, k in enumerate(labels)}
     return sorted(per_class, key=lambda c: (per_class[c]["ap"] is None,
@@ -276,7 +218,7 @@ def _per_class_section(result):
     for label in _ap_order(per_class, result["labels"]):
         m = per_class[label]
         rows.append([f"<td><b>{esc(label)}</b></td>"] +
-                    [_bar_or_dash_td(m[k], data_class=label, data_metric=k)
+                    [_bar_td(m[k], data_class=label, data_metric=k)
                      for k, _ in _CLASS_BARS] +
                     [f'<td class="num"{attrs(data_class=label, data_metric="support")}>'
                      f'{fmt_int(m["support"])}</td>',
@@ -336,36 +278,8 @@ def _history_panels(folds):
     return panels
 
 
-def _training_section(result):
-    folds = result["folds"]
-    if not any(f.get("history") for f in folds):
-        body = ('<p class="note">This model has no per-epoch history (it is not trained by '
-                "gradient descent), so there are no training curves.</p>")
-    else:
-        png = plots.history_curves_png(folds, _history_panels(folds))
-        body = (f'<figure><img alt="training curves" src="{png}">'
-                "<figcaption>Solid: training set; dashed: validation set.</figcaption></figure>")
-    lead = ("A validation loss that rises while the training loss keeps falling is overfitting; "
-            "curves still falling at the last epoch suggest more epochs would help.")
-    return ("training", "Training curves", lead, body)
-
-
-def _media(full, p, cache):
-    key = (full, p.get("start_s"), p.get("end_s"))
-    if key not in cache:
-        try:
-            audio_uri, spec_uri, shown_s = clip_and_spectrogram(full, start_s=p.get("start_s"),
-                                                                end_s=p.get("end_s"))
-            cut = ""
-            if p.get("end_s") is not None and p.get("start_s") is not None:
-                cut = " (first 4 s)" if p["end_s"] - p["start_s"] > MAX_CLIP_S + 1e-6 else ""
-            cache[key] = (f'<img alt="log-mel spectrogram" src="{spec_uri}">'
-                          f'<audio controls preload="metadata" src="{audio_uri}"></audio>'
-                          f'<div class="muted" style="font-size:12px">{shown_s:.2f} s shown'
-                          f"{cut}</div>")
-        except EarmarkError as exc:
-            cache[key] = f'<p class="note">Audio not shown: {esc(exc)}</p>'
-    return cache[key]
+def _draw_history(folds):
+    return plots.history_curves_png(folds, _history_panels(folds))
 
 
 def _pills(tags, tone):
@@ -384,18 +298,14 @@ def _score_rows(p, tag, thresholds, labels_order):
     chosen = set(must[:6]) | set(ranked[:max(0, 6 - len(must))])
     rows = []
     for t in (t for t in ranked if t in chosen):
-        score, thr = probs[t], thresholds.get(t)
+        thr = thresholds.get(t)
         cls = "is-true" if t in truth else ("is-pred" if t in predicted else "")
         tick = ("" if thr is None else
                 f'<b title="threshold {fmt_metric(thr)}" style="position:absolute;top:-3px;'
                 f"bottom:-3px;width:2px;background:#1c2430;left:{min(1.0, max(0.0, thr)) * 100:.1f}"
                 '%"></b>')
-        name = f"<b>{esc(t)}</b>" if t == tag else esc(t)
-        rows.append(f'<tr class="{cls}"><td>{name}</td><td style="width:55%">'
-                    f'<div class="sbar"><i style="width:{min(1.0, max(0.0, score)) * 100:.1f}%">'
-                    f"</i>{tick}</div></td>"
-                    f'<td class="num"{attrs(data_score_label=t, data_value=repr(score))}>'
-                    f"{fmt_metric(score)}</td></tr>")
+        rows.append(_score_row(t, probs[t], cls, tick=tick,
+                               name_html=f"<b>{esc(t)}</b>" if t == tag else None))
     return "".join(rows)
 
 
@@ -415,21 +325,20 @@ def _wrong_tag_card(kind, p, tag, score, result, audio_root, labels_order, cache
     score_html = (f'<b{attrs(data_wrong_score=None if score is None else repr(score))}>'
                   f"{fmt_metric(score)}</b>")
     thr_html = "" if thr is None else f" {relation} threshold {fmt_metric(thr)}"
-    region = ""
-    if p.get("start_s") is not None or p.get("end_s") is not None:
-        region = (f" · {fmt_seconds(p.get('start_s') or 0.0)}–"
-                  f"{fmt_seconds(p['end_s']) if p.get('end_s') is not None else 'end'} s")
-    full = _resolve(p["path"], audio_root)
+    full, path_html = _clip_path(p, audio_root)
     truth = [str(t) for t in p["labels"]]
     predicted = [str(t) for t in p["predicted"]]
+    key = (full, p.get("start_s"), p.get("end_s"))  # a clip may be in both lists: draw it once
+    if key not in cache:
+        cache[key] = _clip_media(full, p)
     return (f'<div class="mistake"{attrs(data_wrong_tag=kind, data_path=p["path"], data_tag=tag)}>'
-            f'<div class="path" title="{esc(full)}">{esc(p["path"])}{esc(region)}</div>'
+            f"{path_html}"
             f'<div class="verdict">{verdict} {score_html}{thr_html} '
             f'<span class="muted">fold {esc(fold)}</span></div>'
             f'<div style="font-size:13px;margin:2px 0 8px"><span class="muted">true</span> '
             f'{_pills(truth, "ok")} <span class="muted">&nbsp;predicted</span> '
             f'{_pills(predicted, "info")}</div>'
-            f'{_media(full, p, cache)}'
+            f"{cache[key]}"
             f'<table class="scores">{_score_rows(p, tag, thresholds, labels_order)}</table>'
             "</div>")
 
@@ -519,22 +428,17 @@ def write_tagging_report(result, path, *, audio_root=None, max_mistakes=12, prog
     false_tags, missed = confident_wrong_tags(result["predictions"], n=max_mistakes)
     with tqdm(total=4 + len(false_tags) + len(missed), desc="tagging report", unit="part",
               disable=not progress, leave=False) as bar:
-        sections = []
-        for build in (lambda: _folds_section(result), lambda: _per_class_section(result),
-                      lambda: _pr_section(result), lambda: _training_section(result)):
-            sections.append(build())
-            bar.update(1)
+        sections = _build_sections(
+            (lambda: _folds_section(result, _METRICS, _FOLDS_LEAD, figure_beside=False),
+             lambda: _per_class_section(result), lambda: _pr_section(result),
+             lambda: _training_section(result, _draw_history)), bar)
         sections.append(_wrong_tags_section(result, audio_root, max_mistakes, bar))
         sections.append(_config_section(result))
-        dataset = result.get("dataset") or "dataset"
-        subtitle = (f"multi-label tagging · dataset <code>{esc(dataset)}</code> · protocol "
-                    f"<code>{esc(result.get('protocol', '?'))}</code> · "
-                    f"model <code>{esc(_model_name(result))}</code>")
-        html_text = page(title=f"earmark evaluation (tagging) — {dataset_name(dataset)}",
-                         subtitle_html=subtitle, cards_html=_summary_cards(result),
-                         sections=sections,
-                         footer_html=f"Written by earmark {esc(earmark_version())}. Summary "
-                                     "numbers are means over the test folds; per-class numbers "
-                                     "and curves pool the test folds' predictions.")
+        html_text = _report_page(result, sections, title="earmark evaluation (tagging)",
+                                 kind="multi-label tagging · ",
+                                 cards_html=_summary_cards(result),
+                                 footer="Summary numbers are means over the test folds; "
+                                        "per-class numbers and curves pool the test folds' "
+                                        "predictions.")
         write_atomic(path, [html_text])
     return path

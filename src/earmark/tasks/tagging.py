@@ -10,8 +10,6 @@ __all__ = ["TaggingTask"]
 #: Largest positive-class weight under ``balance='loss'`` (a class on 1 % of the clips would
 #: otherwise weigh 99 and make the network call it everywhere).
 MAX_POS_WEIGHT = 10.0
-#: Sharpness ``r`` of the log-sum-exp aggregation.
-LSE_SHARPNESS = 5.0
 
 
 class TaggingTask(Task):
@@ -20,7 +18,7 @@ class TaggingTask(Task):
 
     Window scores are aggregated without renormalising: ``'mean'``, ``'max'`` or ``'lse'``
     (log-sum-exp, a smooth maximum between the two, suited to weak clip labels whose sound is
-    in only some of the windows). A class is predicted when its clip score reaches its
+    in only some of the windows; see :func:`earmark.windows.aggregate`). A class is predicted when its clip score reaches its
     threshold (``thresholds_`` of a tagger, tuned to maximise F1 on held-out predictions;
     0.5 when none is given).
 
@@ -59,31 +57,12 @@ class TaggingTask(Task):
         return float(-np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p)))
 
     def aggregate(self, scores, *, method=None):
-        """One clip score vector from window scores (n_windows, n_classes), not renormalised.
-
-        ``'lse'`` is ``max + log(mean(exp(r (s - max)))) / r`` per class with ``r`` =
-        :data:`LSE_SHARPNESS`: between the mean (r -> 0) and the max (r -> inf).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> s = np.array([[0.9, 0.1], [0.1, 0.1]])
-        >>> [round(v, 3) for v in TaggingTask().aggregate(s, method="lse")]
-        [0.719, 0.1]
-        """
-        method = self.check_aggregation(method or self.default_aggregation)
-        s = np.asarray(scores, dtype=np.float64)
-        if s.ndim != 2 or s.shape[0] == 0:
-            from ..errors import ParameterError
-            raise ParameterError(f"aggregate expects scores of shape (n_windows>0, n_classes); "
-                                 f"got {s.shape}.")
-        if method == "mean":
-            return s.mean(axis=0)
-        m = s.max(axis=0)
-        if method == "max":
-            return m
-        r = LSE_SHARPNESS
-        return m + np.log(np.mean(np.exp(r * (s - m)), axis=0)) / r
+        """One clip score vector from window scores (n_windows, n_classes), not renormalised
+        (:func:`earmark.windows.aggregate`)."""
+        from ..windows import aggregate
+        return aggregate(scores, method=self.check_aggregation(method or
+                                                               self.default_aggregation),
+                         normalise=False)
 
     def decide(self, scores, classes, *, thresholds=None):
         scores = np.asarray(scores)
