@@ -43,13 +43,16 @@ FAST = dict(model="sbcnn", epochs=12, batch_size=16, learning_rate=3e-3, patienc
                           hop_s=0.25))
 
 
-def write_tagging_dataset(root, *, n_clips=36, seed=0, groups=4, sr=SR, seconds=1.0):
+def write_tagging_dataset(root, *, n_clips=36, seed=0, groups=4, sr=SR, seconds=1.0,
+                          annotations=False):
     """Clips holding any subset of a 300 Hz tone ('low'), a 2.5 kHz tone ('high') and noise
     bursts ('noise'), each sound in its own part of the clip, with a metadata.csv whose
-    ``labels`` column lists them (';'); every subset occurs. Returns root."""
+    ``labels`` column lists them (';'); every subset occurs. With ``annotations`` an
+    ``annotations.csv`` gives each sound's onset and offset too. Returns root."""
     rng = np.random.default_rng(seed)
     kinds = ("low", "high", "noise")
     rows = ["filename,labels,fold,group"]
+    events = ["filename,onset,offset,event_label"]
     (root / "audio").mkdir(parents=True, exist_ok=True)
     n = int(seconds * sr)
     for i in range(n_clips):
@@ -57,13 +60,16 @@ def write_tagging_dataset(root, *, n_clips=36, seed=0, groups=4, sr=SR, seconds=
         if not subset:
             subset = [kinds[i % 3]]
         y = 0.01 * rng.standard_normal(n).astype(np.float32)
+        name = f"audio/clip_{i:02d}.wav"
         for k in subset:
-            start = int(rng.uniform(0, 0.5) * sr)
+            start = int(rng.uniform(0, seconds - 0.5) * sr)
             part = make_clip(k, rng, sr=sr, dur=0.4)
             y[start:start + len(part)] += part[:n - start]
-        name = f"audio/clip_{i:02d}.wav"
+            events.append(f"{name},{start / sr:.4f},{(start + len(part)) / sr:.4f},{k}")
         sf.write(root / name, np.clip(y, -1, 1), sr, subtype="PCM_16")
         g = (i // 8) % groups        # every group holds every subset
         rows.append(f"{name},{';'.join(subset)},{g + 1},g{g}")
     (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    if annotations:
+        (root / "annotations.csv").write_text("\n".join(events) + "\n")
     return root

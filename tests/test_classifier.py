@@ -102,11 +102,11 @@ def test_not_fitted_and_bad_params(tmp_path):
 
 def test_default_recipe_is_the_regularised_set_for_60_epochs():
     from earmark.augment import FilterAugment, Gain, Mixup, SpecAugment
-    _, train, plan = earmark.SoundClassifier(seed=4)._validate_params()
+    _, train, plan, _ = earmark.SoundClassifier(seed=4).check_params()
     assert train.epochs == 60
     assert [type(t) for t in plan] == [Gain, FilterAugment, SpecAugment, Mixup]
     assert plan.seed == 4
-    _, train, plan = earmark.SoundClassifier(epochs=5, augment="default,shift")._validate_params()
+    _, train, plan, _ = earmark.SoundClassifier(epochs=5, augment="default,shift").check_params()
     assert train.epochs == 5 and len(plan) == 5
 
 
@@ -143,14 +143,14 @@ def test_window_is_chosen_from_clip_durations(tmp_path):
     assert (partial.features_.n_mels, partial.features_.sample_rate) == (32, SR)
     # window_s without hop_s: half the window
     half = earmark.SoundClassifier(**{**params, "features": {**front, "window_s": 1.0}})
-    assert half._validate_params()[0].hop_s == 0.5
+    assert half.check_params()[0].hop_s == 0.5
 
 
 def test_features_dict_with_an_unknown_key_is_a_clear_error():
     clf = earmark.SoundClassifier(features={"n_mel": 32})
     with pytest.raises(ParameterError, match=r"The 'features' parameter of SoundClassifier: "
                                              r"FeatureConfig: unknown keys \['n_mel'\]"):
-        clf._validate_params()
+        clf.check_params()
 
 
 def test_short_one_shots_get_a_window_that_holds_them(tmp_path):

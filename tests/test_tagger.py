@@ -146,3 +146,42 @@ def test_set_thresholds(classic_tagger):
             classic_tagger.set_thresholds([0.5, 2.0, 0.1])
     finally:
         classic_tagger.set_thresholds(t)
+
+
+def test_strong_labels_train_windows_on_their_events(tmp_path, one_torch_thread):
+    data = write_tagging_dataset(tmp_path / "strong", n_clips=32, seconds=2.0, annotations=True)
+    held = write_tagging_dataset(tmp_path / "strong_test", n_clips=12, seed=5, seconds=2.0)
+    tagger = SoundTagger(**{**FAST_TAGGER, "features": None, "epochs": 12},
+                         window_labels="events").fit(data)
+    # the window holds the median event (0.4 s), not the 2-s clip
+    assert tagger.features_.window_s == 0.5
+    paths, truth = _truth(held)
+    y = earmark.tasks.get_task("tagging").encode(truth, tagger.classes_)
+    assert earmark.tagging_metrics(y, tagger.predict_proba(paths),
+                                   tagger.classes_)["map_macro"] > 0.8
+    emb = SoundTagger(recipe="embed:classic+logreg", window_labels="events",
+                      progress=False).fit(data)
+    assert earmark.tagging_metrics(y, emb.predict_proba(paths), emb.classes_)["map_macro"] > 0.8
+    loaded = earmark.load(emb.save(tmp_path / "strong.earmark"))
+    assert loaded.window_labels == "events"
+
+
+def test_strong_labels_need_annotations_and_refuse_moving_augmentations(tag_data, tmp_path):
+    with pytest.raises(earmark.ParameterError, match="needs strong labels"):
+        SoundTagger(recipe="embed:classic+logreg", window_labels="events",
+                    progress=False).fit(tag_data)
+    with pytest.raises(earmark.ParameterError, match="'window_labels' parameter of SoundTagger"):
+        SoundTagger(window_labels="frames").check_params()
+    data = write_tagging_dataset(tmp_path / "s", n_clips=16, annotations=True)
+    with pytest.raises(earmark.ParameterError, match="move events in time"):
+        SoundTagger(**{**FAST_TAGGER, "augment": "shift"}, window_labels="events").fit(data)
+
+
+def test_window_targets_from_events():
+    from earmark.train import window_targets
+
+    events = np.array([[100, 300, 0], [350, 360, 1]])
+    t = window_targets(events, [0, 200, 340], 100, 2)
+    # window 0-100 misses the first event; 200-300 is inside it; 340-440 holds all of the short
+    # second event (10 samples: half of the shorter of the two is 5)
+    assert t.tolist() == [[0, 0], [1, 0], [0, 1]]

@@ -130,14 +130,14 @@ def test_model_file_round_trip_without_the_weights_installed(weights, data, tmp_
 
 def test_transfer_default_augmentation_is_pitch_shift_and_gain(weights):
     from earmark.augment import Gain, PitchShift
-    _, train, plan = earmark.SoundClassifier(recipe="transfer:efficientnet")._validate_params()
+    _, train, plan, _ = earmark.SoundClassifier(recipe="transfer:efficientnet").check_params()
     assert [type(t) for t in plan] == [PitchShift, Gain] and train.epochs == 15
 
 
 def test_normalised_features_are_refused(weights):
     bad = SMALL["features"].replace(normalize="dataset")
     with pytest.raises(ParameterError, match="normalize='none' for a transfer recipe"):
-        earmark.SoundClassifier(**{**SMALL, "features": bad})._validate_params()
+        earmark.SoundClassifier(**{**SMALL, "features": bad}).check_params()
 
 
 def test_missing_weights_name_the_install_command_before_decoding(no_weights, data, monkeypatch):

@@ -25,7 +25,7 @@ from ._validation import check_choice, check_number
 from .tasks import get_task
 from .windows import frame_windows
 
-__all__ = ["TrainConfig", "train_window_model", "seed_everything"]
+__all__ = ["TrainConfig", "train_window_model", "seed_everything", "window_targets"]
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,46 @@ def seed_everything(seed):
 
 
 def _draw_window(clip, window, rng):
+    """A window at a random position of the clip (zero-padded when the clip is shorter), and
+    its start sample."""
     if len(clip) > window:
         start = int(rng.integers(0, len(clip) - window + 1))
-        return clip[start:start + window]
+        return clip[start:start + window], start
     out = np.zeros(window, np.float32)
     out[:len(clip)] = clip
+    return out, 0
+
+
+#: An event labels a window when they overlap by at least this share of the shorter of the two
+#: (the event, the window).
+EVENT_MIN_OVERLAP = 0.5
+
+
+def window_targets(events, starts, window, n_classes):
+    """Targets (n_windows, n_classes) of windows from a clip's timed events.
+
+    Parameters
+    ----------
+    events : array (n_events, 3)
+        Onset sample, offset sample, class index of each event of the clip.
+    starts : array (n_windows,)
+        Start sample of each window; ``window`` its length in samples.
+
+    A window carries a class when one of its events overlaps it by at least
+    :data:`EVENT_MIN_OVERLAP` of the shorter of the two (the event, the window).
+
+    Examples
+    --------
+    >>> ev = np.array([[100, 300, 1]])
+    >>> window_targets(ev, np.array([0, 200, 400]), 200, 2).tolist()
+    [[0.0, 1.0], [0.0, 1.0], [0.0, 0.0]]
+    """
+    starts = np.asarray(starts, np.int64)
+    out = np.zeros((len(starts), n_classes), np.float32)
+    for onset, offset, c in np.asarray(events, np.int64).reshape(-1, 3):
+        overlap = np.minimum(starts + window, offset) - np.maximum(starts, onset)
+        need = EVENT_MIN_OVERLAP * min(offset - onset, window)
+        out[overlap >= max(1, need), c] = 1.0
     return out
 
 
@@ -141,7 +176,8 @@ def _precompute_variants(augmentation, clips, sample_rate, *, n_variants, cache_
 
 def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), config=None,
                        augmentation=None, seed=0, aggregation="mean", progress=True,
-                       n_variants=4, cache_dir=None, deadline=None, task="classification"):
+                       n_variants=4, cache_dir=None, deadline=None, task="classification",
+                       train_events=None):
     """Train ``model`` (a :class:`~earmark.models.neural.NeuralWindowModel`) in place.
 
     Parameters
@@ -160,6 +196,10 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
     task : str or Task
         'classification' or 'tagging' (:mod:`earmark.tasks`): loss, balancing, validation
         metric.
+    train_events : list of arrays (n_events, 3) or None
+        Strong labels: per training clip, each event's onset and offset (samples) and class
+        index. A drawn window then carries the classes of the events it overlaps
+        (:func:`window_targets`) instead of its clip's targets; validation stays per clip.
 
     Returns
     -------
@@ -173,6 +213,11 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
         (Ctrl-C), stopped_early, wall_s, epochs_run.
     """
     config = config or TrainConfig()
+    if train_events is not None and augmentation is not None and augmentation.moves_events:
+        from .errors import ParameterError
+        raise ParameterError("strong labels (window labels from event times) cannot be trained "
+                             "with augmentations that move events in time (time-shift, "
+                             "time-stretch): drop them from augment")
     rng = seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     fc = model.features
@@ -225,12 +270,18 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                     continue
                 clips = ([train_clips[i] for i in idx] if variants is None
                          else [variants[i].choose(rng) for i in idx])
-                wav = np.stack([_draw_window(c, window, rng) for c in clips])
+                drawn = [_draw_window(c, window, rng) for c in clips]
+                wav = np.stack([w for w, _ in drawn])
                 if augmentation is not None:
                     wav = np.stack([augmentation.waveform(w, sr, rng=rng,
                                                           precomputed=variants is not None)
                                     for w in wav])
-                y = torch.from_numpy(train_y[idx])
+                if train_events is None:
+                    y = torch.from_numpy(train_y[idx])
+                else:                  # strong labels: the events in each drawn window
+                    y = torch.from_numpy(np.concatenate([
+                        window_targets(train_events[i], [start], window, n_classes)
+                        for i, (_, start) in zip(idx, drawn)]))
                 with torch.no_grad():
                     x = model.featurize(torch.from_numpy(wav).to(device))
                     if augmentation is not None:

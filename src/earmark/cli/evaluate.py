@@ -38,7 +38,7 @@ def run(args):
         from ..evaluation import combine_cv_results
         members = _ensemble(args).members
         for member in members:     # bad settings or a missing model: before any member runs
-            member._validate_params()
+            member.check_params()
         data = load_data(args)
         runs = []
         for member in members:

@@ -28,13 +28,21 @@ def run(args):
     r = inspect_dataset(ds, fold_column=args.folds, progress=not args.quiet)
     print(f"{ds.source}: {r['n_clips']} clips in {len(r['classes'])} classes, "
           f"{r['total_duration_s'] / 60:.1f} min of audio")
+    if r.get("multi_label"):
+        shown = ", ".join(f"{k}: {v}" for k, v in r["tags_per_clip"].items())
+        events = f"; {r['n_events']} events" if r.get("n_events") is not None else ""
+        print(f"multi-label: tags per clip {shown}; {r['n_untagged']} clips without a "
+              f"tag{events}")
     print(f"{'class':<20}{'clips':>7}{'total s':>10}{'mean s':>9}{'min s':>8}{'max s':>8}")
     for lab, c in r["classes"].items():
         print(f"{lab:<20}{c['count']:>7}{c['duration_s_total']:>10.1f}"
               f"{c['duration_s_mean']:>9.2f}{c['duration_s_min']:>8.2f}{c['duration_s_max']:>8.2f}")
     if r["folds"]:
-        print("clips per fold: " + ", ".join(f"{f}: {sum(c.values())}"
-                                              for f, c in r["folds"].items()))
+        # a multi-label clip counts once per tag in r["folds"]: count the clips themselves
+        fold_of = list(ds.column(args.folds)) if r.get("multi_label") else None
+        print("clips per fold: " + ", ".join(
+            f"{f}: {fold_of.count(f) if fold_of else sum(c.values())}"
+            for f, c in r["folds"].items()))
     print("sample rates: " + ", ".join(f"{k} Hz x{v}" for k, v in r["sample_rates"].items()))
     print("channels: " + ", ".join(f"{k} x{v}" for k, v in r["channels"].items()))
     silent = [f["path"] for f in r["files"] if f["silent"]]

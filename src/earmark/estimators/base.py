@@ -81,13 +81,13 @@ def _make_augmentation(spec, seed=0, family="cnn"):
     return plan if len(plan) else None
 
 
-def _window_for(clips, feats, hop_s=None, max_s=4.0):
+def _window_for(durations_s, feats, hop_s=None, max_s=4.0):
     """The analysis window earmark picks when ``window_s`` is not given: the shortest common
-    length that holds the median clip (as ``earmark inspect`` suggests), at most ``max_s``,
-    with a hop of ``hop_s`` or half a window."""
+    length that holds the median clip (or event) of ``durations_s`` (as ``earmark inspect``
+    suggests), at most ``max_s``, with a hop of ``hop_s`` or half a window."""
     from ..data.suggest import suggest_window
 
-    suggestion = suggest_window([len(c) / feats.sample_rate for c in clips])
+    suggestion = suggest_window(list(durations_s))
     if suggestion is None:
         return feats
     window = max(min(suggestion[0], max_s), feats.n_fft / feats.sample_rate)
@@ -234,22 +234,12 @@ class WindowEstimator:
         return Settings(feats, self._train_config(family),
                         _make_augmentation(self.augment, self.seed, family), None)
 
-    # the names the code used before check_params() was public
-    def _validate(self):
-        return self.check_params()
-
-    def _validate_params(self):
-        return tuple(self.check_params())[:3]
-
     @property
     def chooses_window(self):
         """True when the analysis window is chosen from the training clips: ``features`` is
         None, or a dict without ``window_s`` (torch recipes only)."""
         return self.features is None or (isinstance(self.features, dict) and
                                          "window_s" not in self.features)
-
-    def _window_is_auto(self):
-        return self.chooses_window
 
     def _train_config(self, family):
         given = {k: self._param(k) for k in _TRAIN_KEYS}
@@ -288,10 +278,12 @@ class WindowEstimator:
         labels = dataset.labels
         targets = task.encode(dataset.label_sets, labels)
         groups = dataset.column(group_column) if dataset.has_column(group_column) else None
+        events = self._training_events(dataset, labels, feats.sample_rate)
         if embedder is not None:
-            self._fit_embedding(embedder, dataset, clips, targets, groups)
+            self._fit_embedding(embedder, dataset, clips, targets, groups, events)
         else:
-            self._fit_torch(feats, train_cfg, augmentation, clips, targets, groups, deadline)
+            self._fit_torch(feats, train_cfg, augmentation, clips, targets, groups, deadline,
+                            events)
         self.classes_ = labels
         self.train_info_.update({
             "class_counts": {c: int(targets[:, i].sum()) for i, c in enumerate(labels)},
@@ -305,12 +297,25 @@ class WindowEstimator:
         return targets.argmax(axis=1) if get_task(self.task).activation == "softmax" \
             else targets
 
-    def _fit_torch(self, feats, train_cfg, augmentation, clips, targets, groups, deadline):
+    def _training_events(self, dataset, labels, sample_rate):
+        """Per clip, its timed events as (onset sample, offset sample, class index) rows, when
+        the estimator trains on strong labels; else None (the clip's targets label every
+        window)."""
+        return None
+
+    def _fit_torch(self, feats, train_cfg, augmentation, clips, targets, groups, deadline,
+                   events=None):
         task = get_task(self.task)
         if self.chooses_window:
             given_hop = self.features.get("hop_s") if isinstance(self.features, dict) else None
-            feats = _window_for(clips, feats, hop_s=given_hop,
-                                max_s=AUTO_WINDOW_MAX_S.get(self.task, 4.0))
+            sr = feats.sample_rate
+            if events is None:
+                feats = _window_for([len(c) / sr for c in clips], feats, hop_s=given_hop,
+                                    max_s=AUTO_WINDOW_MAX_S.get(self.task, 4.0))
+            else:      # strong labels: a window that holds the median event
+                feats = _window_for([(b - a) / sr for ev in events for a, b, _ in ev] or
+                                    [len(c) / sr for c in clips], feats, hop_s=given_hop,
+                                    max_s=AUTO_WINDOW_MAX_S["classification"])
         if feats.hop_s > feats.window_s:
             warnings.warn(f"{type(self).__name__}: the window hop ({feats.hop_s:g} s) is longer "
                           f"than the analysis window ({feats.window_s:g} s), so "
@@ -331,7 +336,8 @@ class WindowEstimator:
             model, train_clips=[clips[i] for i in tr], train_y=targets[tr],
             val_clips=[clips[i] for i in va], val_y=targets[va], config=train_cfg,
             augmentation=augmentation, seed=self.seed, aggregation=self.aggregation_,
-            progress=self.progress, cache_dir=_augment_cache(), deadline=deadline, task=task)
+            progress=self.progress, cache_dir=_augment_cache(), deadline=deadline, task=task,
+            train_events=None if events is None else [events[i] for i in tr])
         self.features_ = feats
         self.train_config_ = train_cfg
         self.augmentation_ = augmentation
@@ -347,7 +353,7 @@ class WindowEstimator:
             held_out = (targets[va], self.predict_clips([clips[i] for i in va]))
         self._fit_decision(held_out, source="validation clips")
 
-    def _fit_embedding(self, embedder, dataset, clips, targets, groups):
+    def _fit_embedding(self, embedder, dataset, clips, targets, groups, events=None):
         from ..models.embedded import EmbeddingWindowModel, parse_recipe
 
         t0 = time.perf_counter()
@@ -357,7 +363,7 @@ class WindowEstimator:
                                      task=task.name)
         y = targets.argmax(axis=1) if task.activation == "softmax" else targets
         model.fit(clips, y, groups=groups, seed=self.seed, progress=self.progress,
-                  aggregation=self.aggregation_)
+                  aggregation=self.aggregation_, events=events)
         head = model.head_config_
         self.features_ = model.features
         self.train_config_ = None

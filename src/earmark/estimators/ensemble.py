@@ -88,7 +88,7 @@ class EnsembleClassifier:
                                      f"estimators of one task. Got {m.task!r} and "
                                      f"{self.members[0].task!r}.")
             # every member's settings (and installed models) before any training
-            m._validate_params()
+            m.check_params()
         fitted = []
         for m in self.members:
             clf = type(m)(**{**m.get_params(), "progress": self.progress})

@@ -38,6 +38,14 @@ class SoundTagger(WindowEstimator):
         Fraction of the training clips held out by group (None: 0.2) to choose the epoch and
         tune the thresholds of a torch recipe. Embedding recipes tune the thresholds on the
         out-of-fold predictions of their heads' inner cross-validation instead.
+    window_labels : {'clip', 'events'}
+        What each analysis window is trained with. 'clip' (weak labels, the default): the
+        clip's tags, wherever in the clip their sounds are. 'events' (strong labels): the tags
+        of the events that overlap the window by at least half of the shorter of the two,
+        from the dataset's annotation table (``annotations.csv``; an error without one); the
+        window chosen automatically then holds the median event rather than the clip. Either
+        way the model is judged, and decides, per clip. Augmentations that move events in
+        time (shift, stretch) are refused with 'events'.
 
     Attributes
     ----------
@@ -64,6 +72,43 @@ class SoundTagger(WindowEstimator):
 
     task = "tagging"
     kind = "tagger"
+
+    def __init__(self, *, window_labels="clip", **params):
+        super().__init__(**params)
+        self.window_labels = window_labels
+
+    def get_params(self, deep=False):
+        return {**super().get_params(deep=deep), "window_labels": self.window_labels}
+
+    def check_params(self):
+        from .._validation import check_choice
+        check_choice(self.window_labels, "window_labels", "SoundTagger", ("clip", "events"))
+        return super().check_params()
+
+    def _training_events(self, dataset, labels, sample_rate):
+        if self.window_labels == "clip":
+            return None
+        ann = dataset.annotations
+        if ann is None:
+            raise ParameterError(f"{dataset.source}: window_labels='events' needs strong labels "
+                                 "(an annotation table with filename, onset, offset, "
+                                 "event_label), and this dataset has none")
+        index = {c: i for i, c in enumerate(labels)}
+        by_path = {p: g for p, g in ann.groupby("path")}
+        out = []
+        for path, start, end in zip(dataset.table["path"], dataset.table["start_s"],
+                                    dataset.table["end_s"]):
+            start = 0.0 if start != start else float(start)
+            g = by_path.get(path)
+            rows = []
+            if g is not None:
+                for onset, offset, label in zip(g["onset"], g["offset"], g["event_label"]):
+                    if end == end and onset >= end or offset <= start or label not in index:
+                        continue
+                    rows.append((int(round((max(onset, start) - start) * sample_rate)),
+                                 int(round((offset - start) * sample_rate)), index[label]))
+            out.append(np.array(rows, np.int64).reshape(-1, 3))
+        return out
     task_defaults = {"val_fraction": 0.2}
     tunes_decision = True
 

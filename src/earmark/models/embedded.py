@@ -243,7 +243,8 @@ class EmbeddingWindowModel:
         return out
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, clips, y, *, groups=None, seed=0, progress=True, aggregation=None):
+    def fit(self, clips, y, *, groups=None, seed=0, progress=True, aggregation=None,
+            events=None):
         """Embed every window of every clip and fit the head on (window embedding, clip label).
 
         Parameters
@@ -259,6 +260,11 @@ class EmbeddingWindowModel:
         aggregation : str or None
             Tagging: how the out-of-fold window scores become clip scores (the task's default
             when None).
+        events : list of arrays (n_events, 3) or None
+            Tagging with strong labels: per clip, each event's onset and offset (samples at the
+            embedder's rate) and class index; each window then carries the classes of the
+            events it overlaps (:func:`earmark.train.window_targets`) instead of its clip's
+            tags.
         """
         from .heads import head_from_state, head_to_state, make_head
 
@@ -272,8 +278,19 @@ class EmbeddingWindowModel:
         self.n_windows_ = int(len(X))
         self.oof_clip_scores_ = None
         if self.task == "tagging":
-            return self._fit_one_vs_rest(X, np.asarray(y, np.float32), owner, clip_groups,
-                                         seed=seed, aggregation=aggregation, n_clips=len(clips))
+            y = np.asarray(y, np.float32)
+            y_windows = y[owner]
+            if events is not None:
+                from ..train import window_targets
+                from ..windows import window_starts
+                fc = self.features
+                y_windows = np.concatenate([
+                    window_targets(ev, window_starts(len(c), fc.window_samples,
+                                                     fc.hop_samples)[:len(e)],
+                                   fc.window_samples, self.n_classes)
+                    for c, e, ev in zip(clips, per_clip, events)])
+            return self._fit_one_vs_rest(X, y, y_windows, owner, clip_groups, seed=seed,
+                                         aggregation=aggregation, n_clips=len(clips))
         y = np.asarray(y, dtype=np.int64)
         head = make_head(self.head_kind, seed=seed, inner_cv=self.inner_cv)
         with warnings.catch_warnings():
@@ -284,7 +301,8 @@ class EmbeddingWindowModel:
         self.head_ = head_from_state(*head_to_state(head))
         return self
 
-    def _fit_one_vs_rest(self, X, y, owner, clip_groups, *, seed, aggregation, n_clips):
+    def _fit_one_vs_rest(self, X, y, y_windows, owner, clip_groups, *, seed, aggregation,
+                         n_clips):
         from sklearn.base import clone
         from sklearn.model_selection import cross_val_predict
 
@@ -294,7 +312,7 @@ class EmbeddingWindowModel:
         task = get_task("tagging")
         heads, oof = [], np.zeros((len(X), self.n_classes))
         for c in range(self.n_classes):
-            yc = (y[owner, c] > 0.5).astype(np.int64)
+            yc = (y_windows[:, c] > 0.5).astype(np.int64)
             if yc.min() == yc.max():
                 heads.append(float(yc[0]))
                 oof[:, c] = float(yc[0])
