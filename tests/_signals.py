@@ -1,5 +1,7 @@
 """Generated labelled sounds with known answers, shared by the end-to-end tests."""
 
+import csv
+
 import numpy as np
 import soundfile as sf
 
@@ -73,3 +75,13 @@ def write_tagging_dataset(root, *, n_clips=36, seed=0, groups=4, sr=SR, seconds=
     if annotations:
         (root / "annotations.csv").write_text("\n".join(events) + "\n")
     return root
+
+
+def write_csv(path, header, rows):
+    """Write a CSV file (creating its folder); returns its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path

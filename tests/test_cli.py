@@ -170,23 +170,22 @@ def test_estimator_from_options_classification_by_default():
     assert _estimator(_args("--aggregation", "max")).aggregation == "max"
 
 
-def test_task_tagging_builds_a_sound_tagger_with_the_same_params(monkeypatch):
+def test_task_tagging_builds_a_sound_tagger_with_the_same_params():
     import earmark
     from earmark.cli._options import _estimator
 
-    class FakeTagger:
-        def __init__(self, **params):
-            self.params = params
-
-    monkeypatch.setattr(earmark, "SoundTagger", FakeTagger, raising=False)
     tagger = _estimator(_args("--task", "tagging", "--epochs", "3", "--seed", "4"))
-    assert type(tagger) is FakeTagger
-    assert "aggregation" not in tagger.params     # the tagger chooses its own
-    assert tagger.params["epochs"] == 3 and tagger.params["seed"] == 4
-    classifier_params = set(earmark.SoundClassifier().get_params())
-    assert set(tagger.params) <= classifier_params
-    assert _estimator(_args("--task", "tagging", "--aggregation", "lse")).params[
-        "aggregation"] == "lse"
+    assert type(tagger) is earmark.SoundTagger
+    assert tagger.aggregation is None and tagger.aggregation_ == "lse"   # its own default
+    assert tagger.val_fraction is None and tagger.window_labels == "clip"
+    assert tagger.epochs == 3 and tagger.seed == 4
+    assert set(tagger.get_params()) == set(earmark.SoundClassifier().get_params()) | {
+        "window_labels"}
+    assert _estimator(_args("--task", "tagging", "--aggregation", "lse")).aggregation == "lse"
+    assert _estimator(_args("--task", "tagging", "--window-labels", "events")
+                      ).window_labels == "events"
+    with pytest.raises(earmark.ParameterError, match="--window-labels applies to --task tagging"):
+        _estimator(_args("--window-labels", "events"))
 
 
 def test_annotations_load_the_dataset_with_them(monkeypatch):

@@ -3,7 +3,6 @@
 Manifest and dataset errors that stop reading altogether are in test_failures.py.
 """
 
-import csv
 import os
 from pathlib import Path
 
@@ -14,19 +13,11 @@ import soundfile as sf
 from conftest import DATASET_CLIP_S, DATASET_COUNTS, DATASET_SR, chirp, noise_burst, tone
 from earmark.data import (cv_splits, find_problems, inspect_dataset, load_clips, load_dataset,
                           validate_dataset, validation_split)
+from _signals import write_csv
 from earmark.errors import DatasetError
 
 BENCH_HEADER = ["filename", "label", "source_package", "fold", "group", "sr", "duration", "sha1",
                 "kit", "original", "orig_name"]
-
-
-def write_csv(path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def manifest_only(tmp_path, rows, header=("path", "label", "fold", "group")):

@@ -3,7 +3,6 @@
 Every dataset is generated here: 0.5-s noise WAVs at 8 kHz and the CSVs that describe them.
 """
 
-import csv
 import os
 
 import numpy as np
@@ -13,6 +12,7 @@ import soundfile as sf
 from conftest import DATASET_COUNTS
 from earmark.data import (Dataset, find_problems, inspect_dataset, label_sets_from_annotations,
                           load_dataset, read_annotations, validate_dataset)
+from _signals import write_csv
 from earmark.errors import DatasetError, ParameterError
 
 SR = 8000
@@ -21,15 +21,6 @@ META_HEADER = ["filename", "label", "source_package", "fold", "background", "bg_
                "duration"]
 ANN_HEADER = ["filename", "onset", "offset", "event_label", "source_file", "source_package",
               "ebr_db", "fold"]
-
-
-def write_csv(path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def write_wavs(root, names, rng, seconds=CLIP_S):

@@ -40,6 +40,10 @@ def load_data(args):
 def _add_model_options(p):
     g = p.add_argument_group("model and training")
     g.add_argument("--task", default="classification", choices=TASKS, help=TASK_HELP)
+    g.add_argument("--window-labels", default=None, choices=("clip", "events"),
+                   help="tagging: train each analysis window on its clip's tags (clip, the "
+                   "default: weak labels) or on the annotated events it overlaps (events: "
+                   "strong labels from the annotation table)")
     g.add_argument("--recipe", default="cnn", help="cnn (default: a CNN trained from scratch, "
                    "see --model); transfer:efficientnet (EfficientNet-Lite0 ImageNet weights "
                    "fine-tuned on log-mel); or embed:EMBEDDER+HEAD, a scikit-learn head on "
@@ -122,7 +126,9 @@ def _estimator(args):
         params["aggregation"] = args.aggregation
     if args.task == "tagging":
         from .. import SoundTagger
-        return SoundTagger(**params)
+        return SoundTagger(**params, window_labels=args.window_labels or "clip")
+    if args.window_labels is not None:
+        raise ParameterError("--window-labels applies to --task tagging only")
     from .. import SoundClassifier
     return SoundClassifier(**params)
 

@@ -368,6 +368,29 @@ def _ranges_png(groups, *, xlabel, title, log_x=False):
     return plots._png(fig)
 
 
+def _level_figures(files, rows, plot, *, alt_suffix, drawn):
+    """The duration, peak and RMS figures of ``rows`` (name -> files), drawn with ``plot``,
+    and a note on the digitally silent files left out of the level ``drawn``."""
+    def groups(key):
+        return {k: _finite(f.get(key) for f in v) for k, v in rows.items()}
+
+    figs = [
+        (plot(groups("duration_s"), xlabel="duration (s)", title="durations", log_x=True),
+         "durations" + alt_suffix),
+        (plot(groups("peak_dbfs"), xlabel="peak level (dBFS)", title="peak levels"),
+         "peak levels" + alt_suffix),
+        (plot(groups("rms_dbfs"), xlabel="RMS level (dBFS)", title="RMS levels"),
+         "RMS levels" + alt_suffix),
+    ]
+    n_inf = sum(1 for f in files if f.get("rms_dbfs") is None
+                or not math.isfinite(float(f["rms_dbfs"])))
+    note = (f'<p class="muted">{n_inf} digitally silent files (−inf dBFS) are left out of the '
+            f"level {drawn}.</p>") if n_inf else ""
+    return '<div class="figs">' + "".join(
+        f'<figure><img alt="{esc(alt)}" src="{uri}"></figure>' for uri, alt in figs) + \
+        "</div>" + note
+
+
 def _tag_distributions_section(ins):
     files = ins["files"]
     by_tag, untagged = {}, []
@@ -382,29 +405,13 @@ def _tag_distributions_section(ins):
     if untagged:
         rows["(no tags)"] = untagged
 
-    def groups(key):
-        return {k: _finite(f.get(key) for f in v) for k, v in rows.items()}
-
-    figs = [
-        (_ranges_png(groups("duration_s"), xlabel="duration (s)", title="durations",
-                     log_x=True), "durations per tag"),
-        (_ranges_png(groups("peak_dbfs"), xlabel="peak level (dBFS)", title="peak levels"),
-         "peak levels per tag"),
-        (_ranges_png(groups("rms_dbfs"), xlabel="RMS level (dBFS)", title="RMS levels"),
-         "RMS levels per tag"),
-    ]
-    n_inf = sum(1 for f in files if f.get("rms_dbfs") is None
-                or not math.isfinite(float(f["rms_dbfs"])))
-    note = (f'<p class="muted">{n_inf} digitally silent files (−inf dBFS) are left out of the '
-            "level plots.</p>") if n_inf else ""
-    body = '<div class="figs">' + "".join(
-        f'<figure><img alt="{esc(alt)}" src="{uri}"></figure>' for uri, alt in figs) + "</div>"
+    body = _level_figures(files, rows, _ranges_png, alt_suffix=" per tag", drawn="plots")
     lead = ("Per tag, over the clips carrying it (a clip counts for each of its tags): the line "
             "runs from the smallest to the largest value, the box holds the middle half and the "
             "tick marks the median; the number of clips is at the right. If the clips of one "
             "tag are much louder, quieter or longer than the rest, a model can learn that "
             "instead of the sound itself.")
-    return ("distributions", "Durations and levels per tag", lead, body + note)
+    return ("distributions", "Durations and levels per tag", lead, body)
 
 
 def _distributions_section(ins):
@@ -415,26 +422,11 @@ def _distributions_section(ins):
     for f in files:
         by_class.setdefault(str(f["label"]), []).append(f)
 
-    def groups(key):
-        return {k: _finite(f.get(key) for f in v) for k, v in by_class.items()}
-
-    figs = [
-        (plots.histogram_png(groups("duration_s"), xlabel="duration (s)", title="durations",
-                             log_x=True), "durations"),
-        (plots.histogram_png(groups("peak_dbfs"), xlabel="peak level (dBFS)",
-                             title="peak levels"), "peak levels"),
-        (plots.histogram_png(groups("rms_dbfs"), xlabel="RMS level (dBFS)", title="RMS levels"),
-         "RMS levels"),
-    ]
-    n_inf = sum(1 for f in files if f.get("rms_dbfs") is None
-                or not math.isfinite(float(f["rms_dbfs"])))
-    note = (f'<p class="muted">{n_inf} digitally silent files (−inf dBFS) are left out of the '
-            "level histograms.</p>") if n_inf else ""
-    body = '<div class="figs">' + "".join(
-        f'<figure><img alt="{esc(alt)}" src="{uri}"></figure>' for uri, alt in figs) + "</div>"
+    body = _level_figures(files, by_class, plots.histogram_png, alt_suffix="",
+                          drawn="histograms")
     lead = ("If one class is much louder, quieter or longer than the others, a model can learn "
             "that instead of the sound itself.")
-    return ("distributions", "Durations and levels", lead, body + note)
+    return ("distributions", "Durations and levels", lead, body)
 
 
 def _formats_section(ins):
