@@ -147,7 +147,7 @@ def test_frame_windows_needs_a_1d_signal():
 
 @pytest.mark.parametrize("scores, method, says", [
     ([[0.5, 0.5]], "median", "The 'method' parameter of aggregate must be one of "
-                             "{'mean', 'max', 'vote'}. Got 'median' instead."),
+                             "{'mean', 'max', 'vote', 'lse'}. Got 'median' instead."),
     (np.zeros((0, 3)), "mean", "got (0, 3)"),
     ([0.2, 0.8], "mean", "got (2,)"),
 ])

@@ -141,7 +141,7 @@ def test_normalised_features_are_refused(weights):
 
 
 def test_missing_weights_name_the_install_command_before_decoding(no_weights, data, monkeypatch):
-    import earmark.classifier as C
+    import earmark.estimators.base as C
     monkeypatch.setattr(C, "load_clips", lambda *a, **k: pytest.fail("decoded audio first"))
     with pytest.raises(ModelNotInstalledError, match="earmark models install efficientnet"):
         earmark.SoundClassifier(recipe="transfer:efficientnet").fit(data)
