@@ -9,7 +9,7 @@ cross-validation over the set's own group-disjoint ``fold`` column with
 ``<out>/sed.<recipe>.cv.json`` (and, with ``--report``, the HTML report).
 
     python benchmarks/tagging.py [--recipes cnn,embed:yamnet+logreg] [--aggregation lse]
-        [--window-labels clip|events] [--epochs N] [--seed 0] [--threads N]
+        [--window-labels clip|events] [--epochs N] [--patience 10] [--seed 0] [--threads N]
         [--out benchmarks/results] [--report] [--combine]
 
 ``--window-labels events`` trains every window on the annotated events it overlaps (strong
@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--combine", action="store_true",
                     help="also score the mean of the recipes' out-of-fold scores")
     ap.add_argument("--epochs", type=int, default=None, help="CNN epochs (default: 60)")
+    ap.add_argument("--patience", type=int, default=10,
+                    help="CNN early-stopping patience on the validation clips (default 10)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--report", action="store_true")
@@ -52,12 +54,14 @@ def main():
         t = time.perf_counter()
         est = earmark.SoundTagger(recipe=recipe, aggregation=args.aggregation,
                                   window_labels=args.window_labels, epochs=args.epochs,
+                                  patience=args.patience,
                                   seed=args.seed, progress=False)
         r = earmark.cross_validate(root, folds="fold", estimator=est, progress=False)
         wall = time.perf_counter() - t
         out = Path(args.out)
         slug = recipe.replace(":", "-").replace("+", "-") + (
-            "" if args.window_labels == "clip" else "-events")
+            "" if args.window_labels == "clip" else "-events") + (
+            "" if args.patience == 10 else f"-patience{args.patience}")
         write_json(r, out / f"{args.dataset}.{slug}.cv.json")
         if args.report:
             from earmark.reports import write_evaluation_report
