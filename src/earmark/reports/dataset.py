@@ -57,7 +57,8 @@ def _pick_one(group, *, extra_key=lambda f: ()):
                                      str(f["path"])))
 
 
-def _pick_tag_examples(files):
+def _files_by_tag(files):
+    """``({tag: files carrying it}, [files with no tag])``."""
     by_tag, untagged = {}, []
     for f in files:
         tags = _tags(f)
@@ -65,6 +66,11 @@ def _pick_tag_examples(files):
             by_tag.setdefault(t, []).append(f)
         if not tags:
             untagged.append(f)
+    return by_tag, untagged
+
+
+def _pick_tag_examples(files):
+    by_tag, untagged = _files_by_tag(files)
     chosen, used = {}, set()
     for tag in sorted(by_tag):
         # the tag alone where possible, else with the fewest others; a clip not already shown
@@ -393,13 +399,7 @@ def _level_figures(files, rows, plot, *, alt_suffix, drawn):
 
 def _tag_distributions_section(ins):
     files = ins["files"]
-    by_tag, untagged = {}, []
-    for f in files:
-        tags = _tags(f)
-        for t in tags:
-            by_tag.setdefault(t, []).append(f)
-        if not tags:
-            untagged.append(f)
+    by_tag, untagged = _files_by_tag(files)
     rows = {"all clips": files}
     rows.update((t, by_tag[t]) for t in sorted(by_tag))
     if untagged:
