@@ -22,6 +22,12 @@ from ..tasks import get_task
 __all__ = ["cross_validate", "write_confusion_png", "clone"]
 
 
+#: How the progress lines name the metrics.
+METRIC_NAMES = {"balanced_accuracy": "balanced accuracy", "accuracy": "accuracy",
+                "macro_f1": "macro-F1", "map_macro": "macro mAP", "map_micro": "micro mAP",
+                "f1_micro": "micro-F1"}
+
+
 def clone(estimator, **changes):
     """A new, unfitted estimator of the same class with the same parameters (and ``changes``).
 
@@ -143,8 +149,8 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
                 "predicted": _jsonable_answer(pred[k]),
                 "probabilities": {c: float(scores[k, j]) for j, c in enumerate(labels)}})
         if progress:
-            shown = ", ".join(f"{key} {m[key]:.3f}" for key in task.metric_keys[:3]
-                              if m.get(key) is not None)
+            shown = ", ".join(f"{METRIC_NAMES.get(key, key)} {m[key]:.3f}"
+                              for key in task.metric_keys[:3] if m.get(key) is not None)
             print(f"fold {name}: {shown} ({entry['wall_s']:.0f} s)", flush=True)
         elapsed = time.perf_counter() - t0
         left = len(splits) - len(fold_results)
