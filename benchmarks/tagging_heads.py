@@ -9,7 +9,10 @@ per class at a fixed C (no inner search, so it runs in minutes rather than the ~
   aggregated by mean, max and lse (what ``SoundTagger(recipe="embed:...")`` does);
 - ``windows/events``: the same with each window labelled by the annotated events it overlaps
   (strong labels: ``window_labels="events"``);
-- the mean of ``pooled`` and ``windows/events`` scores.
+- the mean of ``pooled`` and ``windows/events`` scores;
+- for scale: ``chance``, a constant score per class (every clip tied: AP = the tag's share of
+  the fold's clips), and the window-level ROC-AUC of the events-trained heads (how well a single
+  window is recognised, before windows are pooled into a clip score).
 
     python benchmarks/tagging_heads.py [--embedder yamnet] [--c 0.1] [--threads 1]
 """
@@ -80,6 +83,7 @@ def main():
         print(f"{name:<28} macro mAP {np.mean(v):.3f} ± {np.std(v):.3f}  per fold "
               f"{[round(x, 3) for x in v]}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
+    show("chance (constant scores)", np.zeros((len(ds), k)), time.perf_counter())
     t0 = time.perf_counter()
     s_pooled = np.zeros((len(ds), k))
     for f in folds:
@@ -88,7 +92,9 @@ def main():
             s_pooled[te, c] = _head(args.c).fit(pooled[tr], y[tr, c]).predict_proba(
                 pooled[te])[:, 1]
     show("pooled", s_pooled, t0)
-    window_scores = {}
+    from sklearn.metrics import roc_auc_score
+
+    window_scores, window_auc = {}, []
     for mode in ("clip", "events"):
         t0 = time.perf_counter()
         scores = {a: np.zeros((len(ds), k)) for a in ("mean", "max", "lse")}
@@ -102,6 +108,10 @@ def main():
             W = np.zeros((len(Xt), k))
             for c in range(k):
                 W[:, c] = _head(args.c).fit(X, Y[:, c]).predict_proba(Xt)[:, 1]
+            if mode == "events":
+                Yt = np.concatenate([by_events[i] for i in te])
+                window_auc += [roc_auc_score(Yt[:, c], W[:, c]) for c in range(k)
+                               if 0 < Yt[:, c].sum() < len(Yt)]
             for a in scores:
                 scores[a][te] = np.stack([aggregate(W[owner == j], method=a, normalise=False)
                                           for j in range(len(te))])
@@ -110,6 +120,8 @@ def main():
         window_scores[mode] = scores["lse"]
     show("mean of pooled, events lse", (s_pooled + window_scores["events"]) / 2,
          time.perf_counter())
+    print(f"window-level ROC-AUC of the events heads (test windows, per class and fold): "
+          f"mean {np.mean(window_auc):.3f}, range {min(window_auc):.3f}-{max(window_auc):.3f}")
 
 
 if __name__ == "__main__":
