@@ -26,7 +26,7 @@ import numpy as np
 import earmark
 from _bench import add_threads_option, bench_dataset, setup
 from earmark._home import earmark_home
-from earmark.data import load_clips, load_dataset
+from earmark.data import clip_events, load_clips, load_dataset
 from earmark.models.embedded import EmbeddingWindowModel
 from earmark.train import window_targets
 from earmark.windows import aggregate, window_starts
@@ -60,8 +60,7 @@ def main():
     clips = load_clips(ds, sample_rate=fc.sample_rate)
     emb = model.embed_clips(clips, progress=True)
     y = earmark.tasks.get_task("tagging").encode(ds.label_sets, labels)
-    events = earmark.SoundTagger(window_labels="events")._training_events(ds, labels,
-                                                                          fc.sample_rate)
+    events = clip_events(ds, labels, sample_rate=fc.sample_rate)
     by_events = [window_targets(ev, window_starts(len(c), fc.window_samples,
                                                   fc.hop_samples)[:len(e)],
                                 fc.window_samples, k) for c, e, ev in zip(clips, emb, events)]

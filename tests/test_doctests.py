@@ -9,7 +9,7 @@ import pytest
 MODULES = ["earmark.tasks", "earmark.tasks.classification", "earmark.tasks.tagging",
            "earmark.windows", "earmark.train", "earmark.evaluation.tagging",
            "earmark.evaluation.classification", "earmark.evaluation.cross_validation",
-           "earmark.estimators.ensemble"]
+           "earmark.estimators.ensemble", "earmark.data.annotations"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,6 +1,6 @@
 """Datasets: reading folders and manifests, validation, folds, inspection."""
 
-from .annotations import label_sets_from_annotations, read_annotations
+from .annotations import clip_events, label_sets_from_annotations, read_annotations
 from .dataset import MANIFEST_NAMES, Dataset, load_dataset
 from .folds import cv_splits, validation_split
 from .inspect import inspect_dataset
@@ -10,4 +10,5 @@ from .validate import find_problems, validate_dataset
 
 __all__ = ["Dataset", "load_dataset", "MANIFEST_NAMES", "cv_splits", "validation_split",
            "inspect_dataset", "find_problems", "validate_dataset", "load_clips",
-           "Source", "expand_sources", "read_annotations", "label_sets_from_annotations"]
+           "Source", "expand_sources", "read_annotations", "label_sets_from_annotations",
+           "clip_events"]

@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..errors import DatasetError
 
-__all__ = ["read_annotations", "label_sets_from_annotations", "ANNOTATION_NAMES",
-           "ANNOTATION_COLUMNS"]
+__all__ = ["read_annotations", "label_sets_from_annotations", "clip_events",
+           "ANNOTATION_NAMES", "ANNOTATION_COLUMNS"]
 
 #: Annotation tables looked for beside a dataset folder's manifest.
 ANNOTATION_NAMES = ("annotations.csv",)
@@ -143,4 +143,67 @@ def label_sets_from_annotations(annotations, table):
         # an event that only touches the region's edge is not in it
         out.append(tuple(sorted({lab for on, off, lab in events.get(path, ())
                                  if on < e and off > s})))
+    return out
+
+
+def clip_events(dataset, classes, *, sample_rate):
+    """Each clip's annotated events in samples, for training on strong labels.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        With ``annotations`` (strong labels).
+    classes : list of str
+        Class order: an event's class index; events of other classes are left out.
+    sample_rate : int
+        The rate the clips are decoded at.
+
+    Returns
+    -------
+    list of int arrays (n_events, 3)
+        Per clip, in table order: onset sample, offset sample (from the start of the clip, or of
+        its region, clipped to it) and class index of every event that overlaps the clip.
+
+    Raises
+    ------
+    ParameterError
+        The dataset has no annotation table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from earmark.data import Dataset
+    >>> table = pd.DataFrame({"path": ["/a.wav", "/a.wav"], "label": ["", ""],
+    ...                       "labels": [("dog",), ("dog",)], "fold": None, "group": None,
+    ...                       "start_s": [float("nan"), 2.0], "end_s": [float("nan"), 4.0]})
+    >>> ann = pd.DataFrame({"path": ["/a.wav"], "onset": [1.5], "offset": [2.5],
+    ...                     "event_label": ["dog"]})
+    >>> ds = Dataset(table, annotations=ann, multi_label=True)
+    >>> [e.tolist() for e in clip_events(ds, ["dog"], sample_rate=10)]
+    [[[15, 25, 0]], [[0, 5, 0]]]
+    """
+    from ..errors import ParameterError
+
+    ann = dataset.annotations
+    if ann is None:
+        raise ParameterError(f"{dataset.source}: training on strong labels needs an annotation "
+                             "table (filename, onset, offset, event_label), and this dataset "
+                             "has none")
+    index = {c: i for i, c in enumerate(classes)}
+    by_path = {p: g for p, g in ann.groupby("path")}
+    out = []
+    for path, start, end in zip(dataset.table["path"], dataset.table["start_s"],
+                                dataset.table["end_s"]):
+        start = 0.0 if start != start else float(start)
+        rows = []
+        g = by_path.get(path)
+        if g is not None:
+            for onset, offset, label in zip(g["onset"], g["offset"], g["event_label"]):
+                if (end == end and onset >= end) or offset <= start or label not in index:
+                    continue
+                if end == end:
+                    offset = min(offset, end)
+                rows.append((int(round((max(onset, start) - start) * sample_rate)),
+                             int(round((offset - start) * sample_rate)), index[label]))
+        out.append(np.array(rows, np.int64).reshape(-1, 3))
     return out

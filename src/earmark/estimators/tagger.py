@@ -72,6 +72,8 @@ class SoundTagger(WindowEstimator):
 
     task = "tagging"
     kind = "tagger"
+    task_defaults = {"val_fraction": 0.2}
+    tunes_decision = True
 
     def __init__(self, *, window_labels="clip", **params):
         super().__init__(**params)
@@ -88,30 +90,12 @@ class SoundTagger(WindowEstimator):
     def _training_events(self, dataset, labels, sample_rate):
         if self.window_labels == "clip":
             return None
-        ann = dataset.annotations
-        if ann is None:
+        if dataset.annotations is None:
             raise ParameterError(f"{dataset.source}: window_labels='events' needs strong labels "
                                  "(an annotation table with filename, onset, offset, "
                                  "event_label), and this dataset has none")
-        index = {c: i for i, c in enumerate(labels)}
-        by_path = {p: g for p, g in ann.groupby("path")}
-        out = []
-        for path, start, end in zip(dataset.table["path"], dataset.table["start_s"],
-                                    dataset.table["end_s"]):
-            start = 0.0 if start != start else float(start)
-            g = by_path.get(path)
-            rows = []
-            if g is not None:
-                for onset, offset, label in zip(g["onset"], g["offset"], g["event_label"]):
-                    if end == end and onset >= end or offset <= start or label not in index:
-                        continue
-                    rows.append((int(round((max(onset, start) - start) * sample_rate)),
-                                 int(round((offset - start) * sample_rate)), index[label]))
-            out.append(np.array(rows, np.int64).reshape(-1, 3))
-        return out
-    task_defaults = {"val_fraction": 0.2}
-    tunes_decision = True
-
+        from ..data.annotations import clip_events
+        return clip_events(dataset, labels, sample_rate=sample_rate)
     def _fit_decision(self, held_out, *, source):
         task = get_task(self.task)
         if held_out is None or not len(held_out[0]):
