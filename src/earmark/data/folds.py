@@ -61,55 +61,26 @@ def validation_split(labels, groups, *, fraction=0.15, seed=0):
     ``labels`` may be multi-hot targets (n, n_classes): then no tag loses its last training clip.
     """
     labels = np.asarray(labels)
-    if labels.ndim == 2:        # multi-hot targets (tagging): count every tag of a clip
-        return _validation_split_multi(labels, groups, fraction=fraction, seed=seed)
+    if labels.ndim == 1:        # class labels: one-hot, so one rule serves both
+        _, index = np.unique(labels, return_inverse=True)
+        labels = np.eye(index.max() + 1 if len(index) else 0)[index]
     n = len(labels)
-    groups = np.arange(n).astype(str) if groups is None else np.asarray(groups).astype(str)
-    uniq = np.unique(groups)
-    if len(uniq) < 2 or fraction <= 0:
-        return np.arange(n), np.zeros(0, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(uniq)
-    target = max(1, int(round(fraction * n)))
-    class_count = {c: int((labels == c).sum()) for c in np.unique(labels)}
-    val_groups, taken = [], 0
-    for gname in order:
-        members = groups == gname
-        if taken + members.sum() > 1.5 * target and taken > 0:
-            continue
-        # never take the last training clips of a class
-        lab, cnt = np.unique(labels[members], return_counts=True)
-        if any(class_count[c] - k < 1 for c, k in zip(lab, cnt)):
-            continue
-        for c, k in zip(lab, cnt):
-            class_count[c] -= k
-        val_groups.append(gname)
-        taken += int(members.sum())
-        if taken >= target:
-            break
-    val = np.isin(groups, val_groups)
-    if val.all() or not val.any():
-        return np.arange(n), np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(~val), np.flatnonzero(val)
-
-
-def _validation_split_multi(targets, groups, *, fraction, seed):
-    n = len(targets)
     groups = np.arange(n).astype(str) if groups is None else np.asarray(groups).astype(str)
     uniq = np.unique(groups)
     if len(uniq) < 2 or fraction <= 0:
         return np.arange(n), np.zeros(0, dtype=np.int64)
     order = np.random.default_rng(seed).permutation(uniq)
     target = max(1, int(round(fraction * n)))
-    left = targets.sum(axis=0)
+    left = labels.sum(axis=0)           # training clips of each class (tag) still left
     val = np.zeros(n, bool)
     taken = 0
     for gname in order:
         members = groups == gname
         if taken + members.sum() > 1.5 * target and taken > 0:
             continue
-        k = targets[members].sum(axis=0)
-        if np.any((left > 0) & (left - k < 1)):
+        # never take the last training clips of a class
+        k = labels[members].sum(axis=0)
+        if np.any((k > 0) & (left - k < 1)):
             continue
         left = left - k
         val |= members
