@@ -21,7 +21,7 @@ EXPECTED = json.loads((HERE / "expected_scores.json").read_text())
 def test_old_classifier_file_loads_and_scores_the_same(name, key):
     clf = earmark.load(HERE / name)
     assert isinstance(clf, earmark.SoundClassifier)
-    assert clf.task_ == "classification"
+    assert clf.task == "classification"
     assert clf.classes_ == EXPECTED["classes"]
     probes = [str(HERE / p) for p in EXPECTED["probes"]]
     np.testing.assert_allclose(clf.predict_proba(probes), EXPECTED[key], rtol=0, atol=1e-6)

@@ -11,6 +11,7 @@ model file's kind and what ``predict`` returns.
 
 import time
 import warnings
+from collections import namedtuple
 
 import numpy as np
 import torch
@@ -45,17 +46,9 @@ RECIPE_DEFAULTS = {
 AUTO_WINDOW_MAX_S = {"classification": 4.0, "tagging": 10.0}
 
 
-class Settings(tuple):
-    """What an estimator's parameters resolve to: ``(features, train, augmentation,
-    embedder)`` (``embedder`` None for the torch recipes)."""
-
-    def __new__(cls, features, train, augmentation, embedder):
-        return super().__new__(cls, (features, train, augmentation, embedder))
-
-    features = property(lambda self: self[0])
-    train = property(lambda self: self[1])
-    augmentation = property(lambda self: self[2])
-    embedder = property(lambda self: self[3])
+#: What an estimator's parameters resolve to (:meth:`WindowEstimator.check_params`); ``embedder``
+#: is None for the torch recipes.
+Settings = namedtuple("Settings", "features train augmentation embedder")
 
 
 def _resolve_device(device):
@@ -157,11 +150,6 @@ class WindowEstimator:
         changed = {k: v for k, v in self.get_params().items() if v != default[k]}
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) \
             + ")"
-
-    @property
-    def task_(self):
-        """The task's name (also before fitting; a class attribute, kept for symmetry)."""
-        return self.task
 
     def _param(self, name):
         """A parameter, with ``None`` resolved to the task's default where it has one."""
@@ -291,12 +279,6 @@ class WindowEstimator:
             "group_column": group_column if groups is not None else None})
         return self
 
-    def _stratify(self, targets):
-        """What the validation split keeps every class of: class indices (one label per clip)
-        or the multi-hot targets."""
-        return targets.argmax(axis=1) if get_task(self.task).activation == "softmax" \
-            else targets
-
     def _training_events(self, dataset, labels, sample_rate):
         """Per clip, its timed events as (onset sample, offset sample, class index) rows, when
         the estimator trains on strong labels; else None (the clip's targets label every
@@ -322,7 +304,7 @@ class WindowEstimator:
                           f"{1 - feats.window_s / feats.hop_s:.0%} of every clip longer than a "
                           "window is never seen in training; give a hop_s no longer than "
                           "window_s", EarmarkWarning, stacklevel=3)
-        tr, va = validation_split(self._stratify(targets), groups,
+        tr, va = validation_split(targets, groups,
                                   fraction=train_cfg.val_fraction, seed=self.seed)
         device = _resolve_device(self.device)
         torch.manual_seed(self.seed)

@@ -334,7 +334,7 @@ class EmbeddingWindowModel:
                 oof[:, c] = cross_val_predict(
                     clone(best), X, yc, groups=clip_groups[owner],
                     cv=InnerCV(self.inner_cv or 3, seed=seed), method="predict_proba")[:, 1]
-            except Exception:        # too few groups or positives for inner folds: no held-out
+            except ValueError:       # too few groups or positives for inner folds: no held-out
                 oof[:, c] = np.nan
         self.head_ = heads
         bounds = np.r_[0, np.cumsum(np.bincount(owner, minlength=n_clips))]
