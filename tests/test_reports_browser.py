@@ -6,6 +6,7 @@ Chromium is Debian's ``chromium`` package driven by the ``playwright`` Python pa
 can be present.
 """
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -91,6 +92,27 @@ def _open(browser, path):
         ("file:", "data:")) else None)
     page.goto(path.as_uri(), wait_until="load")
     return page, failed, external
+
+
+@contextlib.contextmanager
+def checked_page(browser, path):
+    """The report at ``path`` in a laptop-wide page, reloaded with console-error listeners;
+    after the ``with`` body: nothing spills out sideways, no console error, no failed or
+    external request, a screenshot to ``$EARMARK_SCREENSHOT`` if set; the page is closed."""
+    page, failed, external = _open(browser, path)
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.reload(wait_until="load")  # again, now that the listeners are attached
+        yield page
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        assert not errors, errors
+        assert not failed and not external
+        if os.environ.get("EARMARK_SCREENSHOT"):
+            page.screenshot(path=os.environ["EARMARK_SCREENSHOT"], full_page=True)
+    finally:
+        page.close()
 
 
 def _check_media(page, *, n_images, n_audios):
