@@ -364,3 +364,14 @@ def test_inspect_single_label_keeps_its_counts(labelled_folder):
     assert r["tags_per_clip"] == {"1": sum(DATASET_COUNTS.values())} and r["n_untagged"] == 0
     assert "n_events" not in r
     assert all(f["labels"] == [f["label"]] for f in r["files"])
+
+
+def test_annotation_times_that_are_nan_or_infinite_are_named(tmp_path):
+    from earmark.data import read_annotations
+
+    path = tmp_path / "ann.csv"
+    path.write_text("filename,onset,offset,event_label\na.wav,nan,1.0,dog\nb.wav,0.5,inf,dog\n")
+    with pytest.raises(DatasetError) as e:
+        read_annotations(path)
+    assert e.value.problems == ["row 2: onset='nan' is not a number of seconds (a.wav)",
+                                "row 3: offset='inf' is not a number of seconds (b.wav)"]

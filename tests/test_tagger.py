@@ -185,3 +185,13 @@ def test_window_targets_from_events():
     # window 0-100 misses the first event; 200-300 is inside it; 340-440 holds all of the short
     # second event (10 samples: half of the shorter of the two is 5)
     assert t.tolist() == [[0, 0], [1, 0], [0, 1]]
+
+
+def test_tune_thresholds_refuses_labels_the_tagger_does_not_know(classic_tagger, tmp_path):
+    other = write_tagging_dataset(tmp_path / "other", n_clips=8)
+    table = (other / "metadata.csv").read_text().replace("low", "hum")
+    (other / "metadata.csv").write_text(table)
+    before = classic_tagger.thresholds_.copy()
+    with pytest.raises(earmark.ParameterError, match=r"labels \['hum'\] are not classes"):
+        classic_tagger.tune_thresholds(other)
+    np.testing.assert_array_equal(classic_tagger.thresholds_, before)   # nothing changed
