@@ -169,10 +169,11 @@ def _metric_card(name, key, value, std=None, *, note=None):
                 data_metric=key, data_value=None if value is None else repr(float(value)))
 
 
-def _folds_section(result, metrics, lead, *, headers=None, figure_beside=True):
+def _folds_section(result, metrics, lead, *, headers=None, figure_beside=True, plotted=None):
     """Clip counts and ``metrics`` per fold, their mean ± std, and a figure of the spread.
 
-    ``headers`` names the metric columns (default: the metrics' names); a metric undefined
+    ``headers`` names the metric columns (default: the metrics' names); ``plotted`` the keys
+    drawn in the figure (default: all; the figure's axis is a 0-1 score). A metric undefined
     (None) in some fold is left out of the figure. ``lead`` follows the protocol.
     """
     folds = result["folds"]
@@ -190,7 +191,8 @@ def _folds_section(result, metrics, lead, *, headers=None, figure_beside=True):
     if headers is None:
         headers = [esc(name) for _, name in metrics]
     tbl = table(["fold", "train clips", "test clips"] + list(headers) + ["time (s)"], rows)
-    shown = [(k, name) for k, name in metrics if all(f[k] is not None for f in folds)]
+    shown = [(k, name) for k, name in metrics if (plotted is None or k in plotted)
+             and all(f[k] is not None for f in folds)]
     body = tbl
     if folds and shown:
         fig = (f'<img alt="metrics per fold" src="{plots.fold_spread_png(folds, shown)}">'
@@ -452,6 +454,9 @@ def write_evaluation_report(result, path, *, audio_root=None, max_mistakes=12, p
         from .tagging import write_tagging_report  # tagging imports this module's helpers
         return write_tagging_report(result, path, audio_root=audio_root,
                                     max_mistakes=max_mistakes, progress=progress)
+    if isinstance(result, dict) and result.get("task") == "detection":
+        from .detection import write_detection_report  # detection imports this module's helpers
+        return write_detection_report(result, path, audio_root=audio_root, progress=progress)
     _check_result(result)
     check_number(max_mistakes, "max_mistakes", _OWNER, low=0, closed="left", integer=True)
     path = check_output_path(path, _OWNER)
