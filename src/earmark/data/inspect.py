@@ -1,14 +1,19 @@
-"""What is in a dataset, and what is wrong with it: counts, durations, levels, duplicates, leaks."""
+"""What is in a dataset, and what is wrong with it: counts, durations, levels, duplicates, leaks.
+
+Each file is read in blocks (:func:`earmark.audio.iter_blocks`, as prediction reads), so memory
+stays bounded whatever its length; NaN, infinite or absurd samples (beyond
+:data:`earmark.audio.MAX_ABS_SAMPLE`) are reported as problems of their file.
+"""
 
 from collections import Counter, defaultdict
 
 import numpy as np
-import soundfile as sf
 from tqdm.auto import tqdm
 
-from ..audio import hash_samples
+from ..audio import ContentHash, iter_blocks
+from ..errors import AudioError
 from .suggest import extra_suggestions
-from .validate import find_problems
+from .validate import describe_leaks, find_problems, fold_leaks, repeated_clips
 
 __all__ = ["inspect_dataset", "SILENT_DBFS", "CLIPPED_FRACTION"]
 
@@ -27,16 +32,28 @@ def _db(x):
     return float(20 * np.log10(max(float(x), 1e-10)))
 
 
-def _file_stats(path):
-    y, sr = sf.read(path, dtype="float32", always_2d=True)
-    if not np.all(np.isfinite(y)):
-        raise ValueError("audio contains NaN or infinite samples")
-    a = np.abs(y)
-    peak = float(a.max()) if a.size else 0.0
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if a.size else 0.0
-    clipped = float(np.mean(a >= 0.999)) if a.size else 0.0
-    return {"peak_dbfs": _db(peak), "rms_dbfs": _db(rms), "clipped_fraction": clipped,
-            "hash": hash_samples(y, sr)}
+#: Seconds of a file read at a time (a block of 44.1 kHz stereo is 3.5 MB).
+_BLOCK_S = 10.0
+
+
+def _file_stats(path, info):
+    """Peak, RMS, clipped fraction and content hash (:func:`earmark.audio.content_hash`) of a
+    file, read in blocks; raises AudioError for a file that does not decode or holds NaN,
+    infinite or absurd samples."""
+    h = ContentHash(info.sample_rate, info.channels)
+    peak = square_sum = 0.0
+    n = n_clipped = 0
+    for y in iter_blocks(path, block_s=_BLOCK_S, mono=False):
+        a = np.abs(y)
+        peak = max(peak, float(a.max()))
+        d = y.astype(np.float64).ravel()
+        square_sum += float(d @ d)
+        n_clipped += int(np.count_nonzero(a >= 0.999))
+        n += a.size
+        h.update(y)
+    rms = float(np.sqrt(square_sum / n)) if n else 0.0
+    return {"peak_dbfs": _db(peak), "rms_dbfs": _db(rms),
+            "clipped_fraction": n_clipped / n if n else 0.0, "hash": h.hexdigest()}
 
 
 def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=True):
@@ -45,7 +62,9 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
     Returns a JSON-able dict: per-class counts and durations, folds, sample rates, channels, one
     entry per file (duration, rate, channels, peak/RMS level, clipped fraction, content hash,
     silent/clipped flags), exact duplicates by content hash (``leak`` when copies sit in different
-    folds), problems and suggestions.
+    folds), ``repeated_clips`` (a file or region listed more than once, see
+    :func:`~earmark.data.validate.repeated_clips`), ``path_leaks`` (one file listed in several
+    folds, see :func:`~earmark.data.validate.fold_leaks`), problems and suggestions.
 
     ``multi_label`` says whether clips carry sets of labels. For a multi-label dataset a class's
     ``count`` (overall and per fold) is the number of clips tagged with it, ``tags_per_clip``
@@ -68,9 +87,9 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
     stats = {}
     for path in tqdm(sorted(infos), desc="reading audio", disable=not progress, unit="file"):
         try:
-            stats[path] = _file_stats(path)
-        except Exception as exc:  # a header that reads but data that does not decode
-            problems.append(f"{path}: cannot decode audio ({exc})")
+            stats[path] = _file_stats(path, infos[path])
+        except AudioError as exc:  # data that does not decode, or NaN / absurd samples
+            problems.append(str(exc))
     files, durations = [], defaultdict(list)
     for row, labels in zip(t.itertuples(index=False), label_sets):
         i, s = infos.get(row.path), stats.get(row.path)
@@ -122,6 +141,13 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
         if len(d["labels"]) > 1:
             problems.append(f"identical audio with different labels {d['labels']}: "
                             + ", ".join(d["paths"]))
+    # the same file named twice, not only copied under another name
+    repeats, repeat_problems = repeated_clips(dataset,
+                                              fold_column=fold_column if has_folds else None)
+    path_leaks = fold_leaks(dataset, column=fold_column) if has_folds else []
+    problems += repeat_problems
+    problems += ["leakage: " + p for p in describe_leaks(dataset, path_leaks,
+                                                         column=fold_column)]
     result = {"root": dataset.source, "n_files": len(set(t["path"])), "n_clips": len(t),
             "total_duration_s": float(sum(f["duration_s"] for f in files)),
             "classes": classes, "folds": folds,
@@ -129,7 +155,8 @@ def inspect_dataset(dataset, *, fold_column="fold", min_per_class=2, progress=Tr
                 f["sample_rate"] for f in files).items())},
             "channels": {str(k): v for k, v in sorted(Counter(
                 f["channels"] for f in files).items())},
-            "files": files, "duplicates": duplicates, "problems": problems,
+            "files": files, "duplicates": duplicates, "repeated_clips": repeats,
+            "path_leaks": path_leaks, "problems": problems,
             "multi_label": multi,
             "tags_per_clip": {str(k): v for k, v in sorted(Counter(
                 len(labels) for labels in label_sets).items())},

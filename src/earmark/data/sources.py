@@ -7,8 +7,9 @@ import pandas as pd
 
 from ..audio import AUDIO_EXTENSIONS
 from ..errors import DatasetError
+from .validate import check_times
 
-__all__ = ["Source", "expand_sources"]
+__all__ = ["Source", "expand_sources", "dataset_inputs"]
 
 
 class Source(tuple):
@@ -34,14 +35,42 @@ def _from_csv(csv_path):
     if not col:
         raise DatasetError(f"{csv_path}: a CSV list needs a 'path' (or 'filename') column; it has "
                            f"{list(t.columns)}")
+    # start_s/end_s: what earmark itself writes (predict --windows), read back as a list
+    start_col = cols.get("start") or cols.get("start_s")
+    end_col = cols.get("end") or cols.get("end_s")
+    # every bad row up front: one of them must not stop a run after the others were predicted
+    starts, ends, problems = check_times(
+        None if start_col is None else t[start_col], None if end_col is None else t[end_col],
+        names=(start_col or "start", end_col or "end"), n_rows=len(t))
+    problems += [f"row {i + 2}: empty path" for i, p in enumerate(t[col]) if not p.strip()]
+    if problems:
+        raise DatasetError(f"{csv_path}: {len(problems)} problem(s) in the list", problems)
     base = Path(csv_path).resolve().parent
-    out = []
-    for _, row in t.iterrows():
-        start = row[cols["start"]] if "start" in cols and row[cols["start"]] != "" else None
-        end = row[cols["end"]] if "end" in cols and row[cols["end"]] != "" else None
-        out.append(Source(str((base / row[col]).resolve()),
-                          None if start is None else float(start),
-                          None if end is None else float(end)))
+    return [Source(str((base / p.strip()).resolve()), None if s != s else float(s),
+                   None if e != e else float(e))
+            for p, s, e in zip(t[col], starts, ends)]
+
+
+def dataset_inputs(source, *, annotations=None):
+    """The files a dataset is read from, as ``(path, what)`` pairs for
+    :func:`earmark._io.check_output_path`: the folder or manifest, the manifest and the
+    annotation table a folder holds, and ``annotations``. (Not the audio files.)
+
+    Examples
+    --------
+    >>> dataset_inputs("drums/metadata.csv")
+    [('drums/metadata.csv', 'the dataset')]
+    """
+    from .annotations import ANNOTATION_NAMES
+    from .dataset import MANIFEST_NAMES
+
+    out = [(os.fspath(source), "the dataset")]
+    p = Path(os.fspath(source))
+    if p.is_dir():
+        out += [(str(p / n), "the dataset's manifest") for n in MANIFEST_NAMES]
+        out += [(str(p / n), "the dataset's annotations") for n in ANNOTATION_NAMES]
+    if annotations is not None and not hasattr(annotations, "columns"):
+        out.append((os.fspath(annotations), "the annotations"))
     return out
 
 

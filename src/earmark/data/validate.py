@@ -1,14 +1,24 @@
-"""Dataset validation: every problem found at once, each naming its file."""
+"""Dataset validation: every problem found at once, each naming its file (or its row).
 
+Besides the files themselves: the time columns of manifests and lists (:func:`check_times`),
+options that name columns (:func:`check_columns`), clips listed more than once
+(:func:`repeated_clips`) and files or copies that sit in more than one fold
+(:func:`fold_leaks`, refused before a cross-validation by :func:`refuse_fold_leaks`).
+"""
+
+import math
 from collections import Counter
 
+import numpy as np
 from tqdm.auto import tqdm
 
+from ..audio import content_hash
 from ..audio import info as audio_info
 from ..errors import AudioError, DatasetError
 from .dataset import LABEL_SEPARATOR
 
-__all__ = ["find_problems", "validate_dataset"]
+__all__ = ["find_problems", "validate_dataset", "check_times", "check_columns",
+           "repeated_clips", "fold_leaks", "describe_leaks", "refuse_fold_leaks"]
 
 # a region or an event may end up to 1 ms after the file: rounding of the durations written
 _SLACK_S = 1e-3
@@ -210,3 +220,268 @@ def validate_dataset(dataset, *, min_duration_s=0.02, min_per_class=2, classes=N
     if problems:
         raise DatasetError(f"{dataset.source}: {len(problems)} problem(s) found", problems)
     return infos
+
+
+# -- time columns --------------------------------------------------------------------------------
+
+def _cell(value):
+    """A cell as text, '' for an empty one (None, NaN or blank)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
+def check_times(starts, ends, *, names=("start", "end"), first_row=2, n_rows=None):
+    """Seconds from the cells of a start and an end column, with every bad row listed.
+
+    Parameters
+    ----------
+    starts, ends : sequence of str, or None
+        The cells as written in a manifest or list; an empty cell means "not given" (the start
+        or the end of the file). None: the column is absent.
+    names : (str, str)
+        The two columns' names, for the messages.
+    first_row : int
+        The line number of the first cell (2: the line after a CSV header).
+    n_rows : int or None
+        The number of rows, needed only when both columns are absent.
+
+    Returns
+    -------
+    start_s, end_s : np.ndarray of float
+        NaN where a cell is empty or bad.
+    problems : list of str
+        One per bad row, in row order: a cell that is not a number (text, ``nan``), not finite
+        (``inf``) or negative, and an end not after its start (or, without a start, not after
+        the start of the file).
+
+    Examples
+    --------
+    >>> s, e, problems = check_times(["0.5", "", "soon", "1"], ["1.5", "2", "", "inf"])
+    >>> s.tolist(), e.tolist()
+    ([0.5, nan, nan, 1.0], [1.5, 2.0, nan, nan])
+    >>> problems
+    ["row 4: start='soon' is not a number", "row 5: end='inf' is not finite"]
+    """
+    n = len(starts) if starts is not None else len(ends) if ends is not None else n_rows or 0
+    columns = [[""] * n if col is None else [_cell(v) for v in col] for col in (starts, ends)]
+    values = np.full((2, n), np.nan)
+    problems = []
+    for i in range(n):
+        row = i + first_row
+        for k in (0, 1):
+            text = columns[k][i]
+            if not text:
+                continue
+            try:
+                v = float(text)
+            except ValueError:
+                v = math.nan
+            if v != v:
+                problems.append(f"row {row}: {names[k]}={text!r} is not a number")
+            elif math.isinf(v):
+                problems.append(f"row {row}: {names[k]}={text!r} is not finite")
+            elif v < 0:
+                problems.append(f"row {row}: {names[k]}={text!r} is negative")
+            else:
+                values[k, i] = v
+        s, e = values[:, i]
+        if e == e and columns[0][i] and s == s and e <= s:
+            problems.append(f"row {row}: {names[1]} ({e:g}) is not after {names[0]} ({s:g})")
+        elif e == e and not columns[0][i] and e <= 0:
+            problems.append(f"row {row}: {names[1]} ({e:g}) is not after the start of the file")
+    return values[0], values[1], problems
+
+
+# -- options that name columns -------------------------------------------------------------------
+
+_HIDDEN = ("path", "start_s", "end_s", "labels", "manifest_label")
+
+
+def check_columns(dataset, columns):
+    """Raise :class:`DatasetError` when an option names a column the dataset does not have.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    columns : dict
+        Option -> the column it names (None: not given), e.g. ``{"--groups": "site"}``.
+
+    A column is there when at least one clip has a value in it (a folder of class folders has
+    none: no fold, no group).
+
+    Examples
+    --------
+    >>> check_columns(load_dataset("drums/metadata.csv"), {"--groups": "kit"})  # doctest: +SKIP
+    Traceback (most recent call last):
+    earmark.errors.DatasetError: drums/metadata.csv: --groups kit: there is no column 'kit'; the
+    columns are ['label', 'fold', 'group']
+    """
+    t = dataset.table
+    present = [c for c in t.columns if c not in _HIDDEN and t[c].notna().any()]
+    for option, name in columns.items():
+        if name is not None and name not in present:
+            near = [c for c in present if c.strip().lower() == str(name).strip().lower()]
+            hint = f" (did you mean {near[0]!r}? column names are case-sensitive)" if near else ""
+            raise DatasetError(f"{dataset.source}: {option} {name}: there is no column "
+                               f"{name!r}{hint}; the columns are {present}")
+
+
+# -- files listed twice, and leaks between folds ---------------------------------------------------
+
+def _rows(dataset, positions):
+    """How to point at clips: manifest line numbers, or positions in a table built in Python."""
+    if str(dataset.source or "").lower().endswith(".csv"):
+        return "rows " + ", ".join(str(i + 2) for i in positions)
+    return "clips " + ", ".join(str(i) for i in positions)
+
+
+def _fold_values(dataset, column):
+    t = dataset.table
+    if column is None or column not in t.columns:
+        return [None] * len(t)
+    return [None if v is None or v != v else str(v) for v in t[column]]
+
+
+def repeated_clips(dataset, *, fold_column=None):
+    """Clips listed more than once: the same file (and region) in several rows.
+
+    Returns
+    -------
+    repeats : list of dict
+        One per repeated clip, sorted by path: ``path``, ``start_s``, ``end_s`` (None for the
+        whole file), ``rows`` (table positions), ``labels`` (the distinct labels, sorted) and
+        ``folds`` (the distinct values of ``fold_column``).
+    problems : list of str
+        One line per repeat, saying how many times and, where they differ, with which labels.
+        (A multi-label clip listed with different label sets is reported by
+        :func:`find_problems` already and is left out here; a file in several folds is
+        :func:`fold_leaks`'s.)
+
+    Examples
+    --------
+    >>> repeats, problems = repeated_clips(ds, fold_column="fold")    # doctest: +SKIP
+    >>> problems                                                       # doctest: +SKIP
+    ['/data/a.wav: listed 2 times (rows 2, 5), with different labels ['dog', 'cat']']
+    """
+    t = dataset.table
+    folds = _fold_values(dataset, fold_column)
+    label_sets = dataset.label_sets
+    seen = {}
+    for i, (path, start, end) in enumerate(zip(t["path"], t["start_s"], t["end_s"])):
+        key = (path, None if start != start else float(start), None if end != end else float(end))
+        seen.setdefault(key, []).append(i)
+    repeats, problems = [], []
+    multi = getattr(dataset, "is_multi_label", False)
+    for (path, start, end), rows in sorted(seen.items(), key=lambda kv: kv[0][0]):
+        if len(rows) < 2:
+            continue
+        labels = sorted({LABEL_SEPARATOR.join(label_sets[i]) for i in rows})
+        fold_set = sorted({folds[i] for i in rows if folds[i] is not None})
+        repeats.append({"path": path, "start_s": start, "end_s": end, "rows": rows,
+                        "labels": labels, "folds": fold_set})
+        if multi and len(labels) > 1:
+            continue
+        text = f"{path}{_region(start, end)}: listed {len(rows)} times ({_rows(dataset, rows)})"
+        if len(labels) > 1:
+            text += f", with different labels {labels}"
+        problems.append(text)
+    return repeats, problems
+
+
+def fold_leaks(dataset, *, column, content=False, progress=False):
+    """Audio that sits in more than one value of ``column`` (folds or groups): one file listed in
+    several folds and, with ``content``, identical audio under several names in several folds.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    column : str
+        The fold (or group) column. Clips without a value are in no fold.
+    content : bool
+        Also compare the decoded audio (:func:`earmark.audio.content_hash`: every file is read
+        once, in blocks). Files that cannot be read are left out (validation reports them).
+    progress : bool
+
+    Returns
+    -------
+    list of dict
+        ``by`` ("path" or "content"), ``paths`` (sorted), ``folds`` (the distinct values,
+        sorted) and ``rows`` (table positions).
+
+    Examples
+    --------
+    >>> [leak["paths"] for leak in fold_leaks(ds, column="fold")]    # doctest: +SKIP
+    [['/data/dog/a.wav']]
+    """
+    t = dataset.table
+    folds = _fold_values(dataset, column)
+    by_path = {}
+    for i, path in enumerate(t["path"]):
+        if folds[i] is not None:
+            by_path.setdefault(path, []).append(i)
+    leaks = []
+    for path, rows in sorted(by_path.items()):
+        fold_set = sorted({folds[i] for i in rows})
+        if len(fold_set) > 1:
+            leaks.append({"by": "path", "paths": [path], "folds": fold_set, "rows": rows})
+    if not content:
+        return leaks
+    by_hash = {}
+    for path in tqdm(sorted(by_path), desc="looking for copies across folds", unit="file",
+                     disable=not progress):
+        try:
+            by_hash.setdefault(content_hash(path), []).append(path)
+        except (AudioError, OSError):
+            continue
+    for paths in by_hash.values():
+        if len(paths) < 2:
+            continue
+        rows = sorted(i for p in paths for i in by_path[p])
+        fold_set = sorted({folds[i] for i in rows})
+        if len(fold_set) > 1:
+            leaks.append({"by": "content", "paths": paths, "folds": fold_set, "rows": rows})
+    return leaks
+
+
+def describe_leaks(dataset, leaks, *, column):
+    """One line per leak of :func:`fold_leaks`: 'the same file in fold 1 and fold 2: PATH (rows
+    3, 9)' or 'identical audio in ...: PATH, PATH (...)'."""
+    return [f"{'the same file' if d['by'] == 'path' else 'identical audio'} in "
+            f"{' and '.join(f'{column} {v}' for v in d['folds'])}: {', '.join(d['paths'])} "
+            f"({_rows(dataset, d['rows'])})" for d in leaks]
+
+
+def refuse_fold_leaks(data, *, column, content=True, option=None, progress=False):
+    """Raise :class:`DatasetError` when any audio sits in more than one value of ``column``.
+
+    What ``earmark evaluate`` runs before a cross-validation (unless ``--allow-duplicates``):
+    a file in two folds, or copies of one recording in two folds, would be tested on audio the
+    model was trained on, and the score would be too good.
+
+    Parameters
+    ----------
+    data : Dataset, str or path-like
+        A dataset, or its folder or manifest.
+    column : str
+        The column of folds (or of groups, for grouped k-fold).
+    content : bool
+        Also find copies under other names (reads every file once).
+    option : str or None
+        The option that named ``column`` (``"--folds"``), for the message when it is missing.
+
+    Examples
+    --------
+    >>> refuse_fold_leaks("drums/", column="fold")      # doctest: +SKIP
+    """
+    from .dataset import load_dataset
+
+    dataset = load_dataset(data)
+    check_columns(dataset, {option or "column": column})
+    leaks = fold_leaks(dataset, column=column, content=content, progress=progress)
+    if leaks:
+        problems = describe_leaks(dataset, leaks, column=column)
+        raise DatasetError(f"{dataset.source}: {len(leaks)} recording(s) in more than one "
+                           f"{column!r} value: cross-validation would test on audio it trained "
+                           "on. Remove the copies or give them one fold (earmark evaluate "
+                           "--allow-duplicates runs it anyway)", problems)
