@@ -122,7 +122,8 @@ def test_grouped_kfold_and_bad_input(data, tmp_path):
 
 # -- the parser: options, help and errors (in-process, no training) ------------------------------
 
-COMMANDS = ("inspect", "train", "evaluate", "predict", "embed", "models", "datasets")
+COMMANDS = ("inspect", "train", "evaluate", "predict", "detect", "segment", "embed", "models",
+            "datasets")
 
 
 def test_python_m_earmark_help_lists_the_commands():
@@ -140,7 +141,7 @@ def test_task_and_annotations_in_help(command, capsys):
         main([command, "--help"])
     assert info.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "--task {classification,tagging}" in out
+    assert "--task {classification,tagging,detection}" in out
     assert "multi-label tagging: a clip may carry several labels" in out
     assert "per-class thresholds tuned to maximise F1" in out
     assert "--annotations FILE" in out

@@ -9,7 +9,9 @@ import pytest
 MODULES = ["earmark.tasks", "earmark.tasks.classification", "earmark.tasks.tagging",
            "earmark.windows", "earmark.train", "earmark.evaluation.tagging",
            "earmark.evaluation.classification", "earmark.evaluation.cross_validation",
-           "earmark.estimators.ensemble", "earmark.data.annotations"]
+           "earmark.estimators.ensemble", "earmark.data.annotations",
+           "earmark.tasks.detection", "earmark.models.crnn", "earmark.models.frames",
+           "earmark.inference.frames"]
 
 
 @pytest.mark.parametrize("name", MODULES)

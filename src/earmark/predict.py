@@ -67,6 +67,9 @@ def predict_table(model, labels, sources, *, windows=False, aggregation=None, pr
             base.update(start_s=src.start_s, end_s=src.end_s)
         try:
             starts, scores = score_source(model, src)
+            if not np.all(np.isfinite(scores)):   # never NaN scores with an empty error
+                raise EarmarkError(f"{src.path}: the model gave NaN or infinite scores for "
+                                   "this audio")
         except (EarmarkError, OSError) as exc:
             rows.append({**base, answer: None, **{c: np.nan for c in labels},
                          "error": str(exc)})

@@ -177,7 +177,7 @@ def _precompute_variants(augmentation, clips, sample_rate, *, n_variants, cache_
 def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), config=None,
                        augmentation=None, seed=0, aggregation="mean", progress=True,
                        n_variants=4, cache_dir=None, deadline=None, task="classification",
-                       train_events=None):
+                       train_events=None, event_targets=None):
     """Train ``model`` (a :class:`~earmark.models.neural.NeuralWindowModel`) in place.
 
     Parameters
@@ -200,6 +200,11 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
         Strong labels: per training clip, each event's onset and offset (samples) and class
         index. A drawn window then carries the classes of the events it overlaps
         (:func:`window_targets`) instead of its clip's targets; validation stays per clip.
+    event_targets : callable or None
+        ``event_targets(events, starts, window, n_classes)`` -> targets of windows from a clip's
+        events, one row (or, for a network with frame outputs, one (frames, n_classes) block)
+        per window; :func:`window_targets` when None. The drawn window is a random crop of its
+        clip, so the audio and its frame targets move together.
 
     Returns
     -------
@@ -218,6 +223,7 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
         raise ParameterError("strong labels (window labels from event times) cannot be trained "
                              "with augmentations that move events in time (time-shift, "
                              "time-stretch): drop them from augment")
+    to_targets = event_targets or window_targets
     rng = seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     fc = model.features
@@ -280,18 +286,27 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                     y = torch.from_numpy(train_y[idx])
                 else:                  # strong labels: the events in each drawn window
                     y = torch.from_numpy(np.concatenate([
-                        window_targets(train_events[i], [start], window, n_classes)
+                        to_targets(train_events[i], [start], window, n_classes)
                         for i, (_, start) in zip(idx, drawn)]))
                 with torch.no_grad():
                     x = model.featurize(torch.from_numpy(wav).to(device))
                     if augmentation is not None:
                         x = augmentation.spectrogram(x, generator=gen)
-                        x, y = augmentation.batch(x, y, generator=gen)
+                        shape = y.shape      # frame targets mix as one row per window
+                        x, y = augmentation.batch(x, y.reshape(len(y), -1), generator=gen)
+                        y = y.reshape(shape)
                 y = y.to(device)
                 if len(idx) == 1:     # batch-norm needs 2 samples in training mode
-                    x, y = x.repeat(2, 1, 1, 1), y.repeat(2, 1)
+                    x, y = x.repeat(2, 1, 1, 1), y.repeat(2, *([1] * (y.ndim - 1)))
                 logits = net(x)
                 loss = task.loss(logits, y, cw)
+                if not torch.isfinite(loss.detach()):
+                    # a step on it would turn every weight into NaN; stop while the model is sane
+                    from .errors import EarmarkError
+                    raise EarmarkError(
+                        f"training stopped at epoch {epoch}, batch {b + 1}: the loss is "
+                        f"{float(loss.detach())}. Check the training audio for absurd levels "
+                        "(earmark inspect), or lower the learning rate.")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -313,9 +328,9 @@ def train_window_model(model, *, train_clips, train_y, val_clips=(), val_y=(), c
                 proba = evaluate_clips(model, val_clips, aggregation=aggregation, task=task)
                 entry["val_loss"] = task.clip_loss(proba, val_y)
                 labels = [str(i) for i in range(n_classes)]
-                value = task.metrics(val_y, proba, labels)[task.primary_metric]
+                value = task.metrics(val_y, proba, labels)[task.validation_metric]
                 entry["val_score"] = None if value is None else float(value)
-                entry[f"val_{task.primary_metric}"] = entry["val_score"]
+                entry[f"val_{task.validation_metric}"] = entry["val_score"]
                 if task.primary_metric == "balanced_accuracy":
                     entry["val_accuracy"] = entry["val_score"]
                 score = (entry["val_score"] or 0.0) - 1e-3 * entry["val_loss"]

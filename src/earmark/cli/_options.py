@@ -1,17 +1,29 @@
 """What several commands share: the -q option, the data and model options, and building the
 estimator (or ensemble) from them."""
 
+import argparse
+
 from ..augment.plan import SPEC_HELP
 from ..errors import ParameterError
 
 _FEATURE_KEYS = ("sample_rate", "window_s", "hop_s", "n_mels", "n_fft", "hop_length", "fmin",
                  "fmax", "normalize")
 
-TASKS = ("classification", "tagging")
+TASKS = ("classification", "tagging", "detection")
 TASK_HELP = ("classification (default): one label per clip; tagging: multi-label tagging: a "
              "clip may carry several labels (a 'labels' column separated by ';', or tags derived "
              "from an annotations.csv of events); sigmoid outputs, per-class thresholds tuned to "
-             "maximise F1")
+             "maximise F1; detection: sound event detection, every event's onset, offset and "
+             "class (strong labels: an annotation table, Audacity or Raven label files; or "
+             "--weak with clip tags only); recipe crnn by default")
+
+
+class _Recipe(argparse.Action):
+    """--recipe, remembering that it was given (detection's default recipe differs)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.recipe_given = True
 
 
 def add_command(subparsers, name, help_):
@@ -44,7 +56,14 @@ def _add_model_options(p):
                    help="tagging: train each analysis window on its clip's tags (clip, the "
                    "default: weak labels) or on the annotated events it overlaps (events: "
                    "strong labels from the annotation table)")
-    g.add_argument("--recipe", default="cnn", help="cnn (default: a CNN trained from scratch, "
+    g.add_argument("--weak", action="store_true", help="detection: learn from clip tags only "
+                   "(weak labels: multi-instance learning through attention pooling of the "
+                   "frames); without it the annotation table's onsets and offsets are the "
+                   "frame targets")
+    p.set_defaults(recipe_given=False)
+    g.add_argument("--recipe", default="cnn", action=_Recipe,
+                   help="cnn (default; crnn for --task detection: a "
+                   "convolutional recurrent network with frame outputs): a CNN trained from scratch, "
                    "see --model); transfer:efficientnet (EfficientNet-Lite0 ImageNet weights "
                    "fine-tuned on log-mel); or embed:EMBEDDER+HEAD, a scikit-learn head on "
                    "pretrained embeddings, e.g. embed:yamnet+logreg; EMBEDDER in yamnet, birdnet, "
@@ -103,8 +122,10 @@ def _estimator(args):
     feats = {key: getattr(args, key) for key in _FEATURE_KEYS if getattr(args, key) is not None}
     if args.mfcc:
         feats["kind"] = "mfcc"
+    if args.task == "detection" and not args.recipe_given:
+        args.recipe = "crnn"
     transfer = args.recipe.startswith("transfer:")
-    if args.recipe != "cnn" and not transfer:
+    if args.recipe not in ("cnn", "crnn") and not transfer:
         if feats:
             given = ", ".join("--mfcc" if k == "kind" else "--" + k.replace("_", "-")
                               for k in feats)
@@ -124,6 +145,14 @@ def _estimator(args):
     # each estimator has its own default aggregation: pass it only when given
     if args.aggregation is not None:
         params["aggregation"] = args.aggregation
+    if args.task == "detection":
+        if args.window_labels is not None:
+            raise ParameterError("--window-labels applies to --task tagging only; a detector "
+                                 "trains on the events (or, with --weak, the clip tags)")
+        from .. import SoundDetector
+        return SoundDetector(**params, weak=args.weak)
+    if args.weak:
+        raise ParameterError("--weak applies to --task detection only")
     if args.task == "tagging":
         from .. import SoundTagger
         return SoundTagger(**params, window_labels=args.window_labels or "clip")
@@ -151,3 +180,12 @@ def _ensemble(args):
         members.append(_estimator(args))
     args.recipe, args.seed = "ensemble:" + ",".join(recipes), seed
     return EnsembleClassifier(members, progress=not args.quiet)
+
+
+def refuse_detection_combinations(args):
+    """--recipe auto and ensemble:... rank and average clip scores: not for detection."""
+    if getattr(args, "task", None) == "detection" and (
+            args.recipe == "auto" or args.recipe.startswith("ensemble:")):
+        raise ParameterError(f"--recipe {args.recipe} does not apply to --task detection (it "
+                             "ranks and averages clip scores); give one detector recipe: crnn "
+                             "(default), cnn, transfer:..., embed:EMBEDDER+HEAD")

@@ -18,6 +18,9 @@ def add_parser(subparsers):
     s.add_argument("--json", help="write metrics, per-fold results and predictions as JSON "
                    "(a confusion-matrix PNG is written beside it)")
     s.add_argument("--report", help="write an HTML report")
+    s.add_argument("--allow-duplicates", action="store_true", help="evaluate even when one "
+                   "file, or copies of one recording, sit in more than one fold or group "
+                   "(refused by default: the score would be too good)")
     _add_model_options(s)
     s.set_defaults(func=run)
     return s
@@ -27,6 +30,8 @@ def run(args):
     from .._io import write_json
     from ..evaluation import cross_validate, write_confusion_png
 
+    from ._options import refuse_detection_combinations
+    refuse_detection_combinations(args)
     if (args.folds is None) == (args.groups is None):
         raise SystemExit("earmark evaluate: give --folds COLUMN (predefined folds) or --groups "
                          "COLUMN (grouped k-fold)")
@@ -34,6 +39,7 @@ def run(args):
         raise SystemExit("earmark evaluate: --recipe auto is for 'earmark train' (it "
                          "cross-validates every candidate itself and prints the table); evaluate "
                          "one recipe here")
+    _check_inputs_and_outputs(args)
     if args.recipe.startswith("ensemble:"):
         from ..evaluation import combine_cv_results
         members = _ensemble(args).members
@@ -54,7 +60,14 @@ def run(args):
         r = cross_validate(load_data(args), folds=args.folds, groups=args.groups,
                            n_splits=args.k, estimator=estimator, progress=not args.quiet)
     print(f"{r['protocol']}: {_headline(r)} ({len(r['folds'])} folds, {r['wall_s']:.0f} s)")
-    if r.get("task", "classification") == "classification":
+    if r.get("task") == "detection":
+        print(f"{'class':<20}{'collar F1':>10}{'P':>7}{'R':>7}{'segment F1':>11}{'events':>8}"
+              f"{'detected':>9}")
+        for lab, m in r["per_class"].items():
+            print(f"{lab:<20}{_fmt(m['collar_f1']):>10}{_fmt(m['collar_precision']):>7}"
+                  f"{_fmt(m['collar_recall']):>7}{_fmt(m['segment_f1']):>11}{m['n_ref']:>8}"
+                  f"{m['n_detected']:>9}")
+    elif r.get("task", "classification") == "classification":
         print(f"{'class':<20}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")
         for lab, m in r["per_class"].items():
             print(f"{lab:<20}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}"
@@ -81,12 +94,32 @@ def run(args):
     return 0
 
 
+def _check_inputs_and_outputs(args):
+    """Before any work: the outputs can be written, and no audio sits in two folds."""
+    from .._io import check_outputs
+    from ..data.sources import dataset_inputs
+    from ..data.validate import refuse_fold_leaks
+
+    png = None if args.json is None else os.path.splitext(args.json)[0] + "_confusion.png"
+    check_outputs({"--json": args.json, "--json's confusion matrix": png,
+                   "--report": args.report},
+                  inputs=dataset_inputs(args.data, annotations=args.annotations))
+    if not args.allow_duplicates:
+        refuse_fold_leaks(load_data(args), column=args.folds or args.groups,
+                          option="--folds" if args.folds else "--groups",
+                          progress=not args.quiet)
+
+
 def _fmt(v):
     return "-" if v is None else f"{v:.3f}"
 
 
 def _headline(r):
     """The metrics line of a cross-validation result, for its task."""
+    if r.get("task") == "detection":
+        return (f"PSDS1 {_fmt(r['psds1'])} ± {_fmt(r['psds1_std'])}, PSDS2 {_fmt(r['psds2'])}, "
+                f"collar F1 {_fmt(r['collar_f1'])}, segment F1 {_fmt(r['segment_f1'])} "
+                f"(ER {_fmt(r['segment_er'])})")
     if r.get("task", "classification") == "tagging":
         return (f"macro mAP {_fmt(r['map_macro'])} ± {_fmt(r['map_macro_std'])}, micro mAP "
                 f"{_fmt(r['map_micro'])}, micro-F1 {_fmt(r['f1_micro'])} at the tuned "

@@ -13,7 +13,7 @@ def add_parser(subparsers):
     s.add_argument("data")
     _add_annotations_option(s)
     s.add_argument("--out", required=True, help="model file to write (e.g. drums.earmark)")
-    s.add_argument("--groups", default="group", help="column whose groups never straddle the "
+    s.add_argument("--groups", default=None, help="column whose groups never straddle the "
                    "train/validation split (default group, when present); with --recipe auto "
                    "and no --folds, the groups of its grouped 5-fold cross-validation")
     s.add_argument("--folds", default=None, help="--recipe auto: column of predefined folds for "
@@ -62,6 +62,9 @@ def _auto(args):
 
 
 def run(args):
+    from ._options import refuse_detection_combinations
+    refuse_detection_combinations(args)
+    _check_options(args)
     auto = None
     if args.recipe == "auto":
         clf, auto = _auto(args)
@@ -92,12 +95,15 @@ def run(args):
               f"{'-' if score is None else round(score, 3)} with {head['best_params']}")
         print(f"licence of the embedder's weights (stored in the model): {clf.licence_}")
         _print_thresholds(clf)
+        _print_postprocessing(clf)
         print(f"wrote {args.out}")
         return 0
     best = clf.history_[info["best_epoch"] - 1] if info["best_epoch"] else {}
     note = " (interrupted with Ctrl-C: best epoch kept)" if info["interrupted"] else ""
     if info["n_val_clips"]:
-        metric = "macro mAP" if clf.task == "tagging" else "balanced accuracy"
+        metric = "macro mAP" if clf.task in ("tagging", "detection") else "balanced accuracy"
+        if clf.task == "detection":
+            metric = "clip-tag macro mAP"
         val = (f"validation {info['n_val_clips']} clips; best epoch {info['best_epoch']}, "
                f"validation {metric} {best['val_score']:.3f}")
     else:
@@ -105,8 +111,35 @@ def run(args):
     print(f"trained {len(clf.classes_)} classes on {info['n_train_clips']} clips in "
           f"{time.perf_counter() - t:.0f} s ({val}){note}")
     _print_thresholds(clf)
+    _print_postprocessing(clf)
     print(f"wrote {args.out}")
     return 0
+
+
+def _print_postprocessing(est):
+    pp = getattr(est, "postprocessing_", None)
+    if pp is None:
+        return
+    print(f"event post-processing ({est.postprocessing_source_}):")
+    for j, c in enumerate(est.classes_):
+        f1 = est.tuning_.get(c, {}).get("f1")
+        print(f"  {c}: onset {pp.onset_threshold[j]:.2f}, offset {pp.offset_threshold[j]:.2f}, "
+              f"median filter {pp.median_filter_s[j]:g} s, min length {pp.min_duration_s[j]:g} s, "
+              f"gaps < {pp.min_gap_s[j]:g} s merged"
+              + ("" if f1 is None else f"; validation collar F1 {f1:.3f}"))
+
+
+def _check_options(args):
+    """Before any work: the model file can be written, and the columns named exist."""
+    from .._io import check_output_path
+    from ..data import load_dataset
+    from ..data.sources import dataset_inputs
+    from ..data.validate import check_columns
+
+    check_output_path(args.out, inputs=dataset_inputs(args.data, annotations=args.annotations),
+                      owner="--out")
+    check_columns(load_dataset(load_data(args)), {"--groups": args.groups, "--folds": args.folds})
+    args.groups = args.groups or "group"        # the default: used when the dataset has it
 
 
 def _print_thresholds(est):

@@ -6,7 +6,8 @@ that must stay together: same kit, session, site or speaker).
 
 A multi-label dataset (for tagging) gives each clip a set of labels, possibly empty: from a
 manifest's ``labels`` column (``dog;bell``), or from strong annotations (timed events, see
-:mod:`earmark.data.annotations`).
+:mod:`earmark.data.annotations` and :mod:`earmark.data.strong_labels`): a table, an Audacity or
+Raven file, or a folder of recordings with their Audacity/Raven label files beside them.
 """
 
 import os
@@ -17,7 +18,8 @@ import pandas as pd
 
 from ..audio import AUDIO_EXTENSIONS
 from ..errors import DatasetError, ParameterError
-from .annotations import ANNOTATION_NAMES, label_sets_from_annotations, read_annotations
+from .annotations import ANNOTATION_COLUMNS, ANNOTATION_NAMES, label_sets_from_annotations
+from .strong_labels import read_strong_labels
 
 __all__ = ["Dataset", "load_dataset", "MANIFEST_NAMES", "LABEL_SEPARATOR"]
 
@@ -176,6 +178,27 @@ def _read_folder(root):
     return table
 
 
+def _read_label_folder(root, *, label_column):
+    """The clip table and events of a folder of recordings with Audacity/Raven label files
+    beside them (each recording a clip; one without a label file has no events), or None when
+    no recording has one."""
+    # 'label' (the manifest default) is also one of the Raven columns looked for by default
+    events = read_strong_labels(root, label_column=None if label_column == "label"
+                                else label_column)
+    label_files = events.attrs["label_files"]
+    if not label_files:
+        return None
+    recordings = events.attrs["recordings"]
+    table = pd.DataFrame({"path": recordings, "label": ""})
+    table.insert(2, "labels", _object_column(label_sets_from_annotations(events, table)))
+    for c in ("fold", "group"):
+        table[c] = None
+    table["start_s"] = np.nan
+    table["end_s"] = np.nan
+    table["label_file"] = [label_files.get(p) for p in recordings]
+    return table, events
+
+
 def _read_manifest(csv_path, *, label_column="label", annotations=None):
     """The clip table of a manifest; with ``annotations`` (a DataFrame), each clip's labels are
     its events' labels and the manifest's label column is ignored."""
@@ -206,18 +229,14 @@ def _read_manifest(csv_path, *, label_column="label", annotations=None):
         if lab_col is not None and lab_col != labels_col:
             # kept to check it against the set; the table's 'label' becomes the joined set
             table["manifest_label"] = raw[lab_col].str.strip()
-    problems = []
     for c in ("fold", "group"):
         table[c] = raw[cols[c]].replace("", None) if c in cols else None
-    for c, out in (("start", "start_s"), ("end", "end_s")):
-        if c in cols:
-            vals = pd.to_numeric(raw[cols[c]].replace("", np.nan), errors="coerce")
-            bad = raw[cols[c]].ne("") & vals.isna()
-            for i in np.flatnonzero(bad.to_numpy())[:20]:
-                problems.append(f"row {i + 2}: {c}={raw[cols[c]].iloc[i]!r} is not a number")
-            table[out] = vals.astype(float)
-        else:
-            table[out] = np.nan
+    from .validate import check_times        # validate imports this module: not at the top
+
+    start_col, end_col = cols.get("start"), cols.get("end")
+    table["start_s"], table["end_s"], problems = check_times(
+        None if start_col is None else raw[start_col], None if end_col is None else raw[end_col],
+        names=(start_col or "start", end_col or "end"), n_rows=len(raw))
     # keep every other manifest column: users select folds/groups by name (--folds kit)
     for c in raw.columns:
         if c not in (path_col, lab_col, labels_col) and c.strip().lower() not in (
@@ -228,13 +247,6 @@ def _read_manifest(csv_path, *, label_column="label", annotations=None):
             problems.append(f"row {i + 2}: empty path")
         if single and not lab:
             problems.append(f"row {i + 2}: empty label ({p})")
-    bad_region = table["start_s"].notna() & table["end_s"].notna() & (
-        table["end_s"] <= table["start_s"])
-    for i in np.flatnonzero(bad_region.to_numpy())[:20]:
-        problems.append(f"row {i + 2}: end ({table['end_s'].iloc[i]}) is not after start "
-                        f"({table['start_s'].iloc[i]})")
-    if (table["start_s"] < 0).any():
-        problems.append("negative start time(s) in the 'start' column")
     if problems:
         raise DatasetError(f"{csv_path}: {len(problems)} problem(s) in the manifest", problems)
     if table.empty:
@@ -254,13 +266,22 @@ def load_dataset(source, *, label_column="label", annotations=None):
         A CSV manifest (columns ``path`` or ``filename`` relative to the CSV's folder, ``label``,
         optional ``fold``, ``group``, ``start``, ``end`` in seconds, and any others); or a folder
         that holds ``metadata.csv``/``manifest.csv`` (read as a manifest, with the
-        ``annotations.csv`` beside it when there is one); or a folder with one sub-folder per
-        class.
+        ``annotations.csv`` beside it when there is one); or a folder of recordings with
+        Audacity/Raven label files beside them (``rec.wav`` + ``rec.txt`` or
+        ``rec.Table.1.selections.txt``; see :func:`~earmark.data.strong_labels.find_label_files`),
+        read as a multi-label dataset whose clips are the recordings (one without a label file
+        has no events: the empty label set) and whose annotations are the events; or a folder
+        with one sub-folder per class.
     label_column : str
-        Manifest column holding the class.
-    annotations : str, path-like or None
-        A strong-annotation table (``filename,onset,offset,event_label``, filenames relative to
-        its folder; see :func:`~earmark.data.annotations.read_annotations`). Each clip's labels
+        Manifest column holding the class; for a folder of recordings with Raven tables, the
+        Raven column holding the event labels (default: the first of ``Annotation``, ``Label``,
+        ``Species``, ``Class``, ``label`` present).
+    annotations : str, path-like, pandas.DataFrame or None
+        Strong annotations: a table (``filename,onset,offset,event_label``, filenames relative
+        to its folder; see :func:`~earmark.data.annotations.read_annotations`), an Audacity
+        label file, a Raven selection table or a folder of label files (see
+        :func:`~earmark.data.strong_labels.read_strong_labels`), or events already read (e.g.
+        ``read_strong_labels(table, label_column="Call type")``). Each clip's labels
         are then the labels of its file's events (of the events overlapping its ``start``/``end``
         region), the empty set for a clip without events, and the manifest's label column is
         ignored.
@@ -304,10 +325,24 @@ def load_dataset(source, *, label_column="label", annotations=None):
             if annotations is not None:
                 raise DatasetError(f"{p}: annotations need a manifest listing the clips "
                                    f"({' or '.join(MANIFEST_NAMES)}); this folder has none")
+            labelled = _read_label_folder(p, label_column=label_column)
+            if labelled is not None:
+                table, events = labelled
+                return Dataset(table, root=p, source=str(p), annotations=events,
+                               multi_label=True)
             return Dataset(_read_folder(p), root=p, source=str(p))
         if annotations is None:
             annotations = next((p / n for n in ANNOTATION_NAMES if (p / n).is_file()), None)
-    events = None if annotations is None else read_annotations(annotations)
+    if annotations is None:
+        events = None
+    elif isinstance(annotations, pd.DataFrame):
+        missing = [c for c in ANNOTATION_COLUMNS if c not in annotations.columns]
+        if missing:
+            raise ParameterError(f"load_dataset: the annotations DataFrame lacks column(s) "
+                                 f"{missing}; it needs {ANNOTATION_COLUMNS}")
+        events = annotations
+    else:
+        events = read_strong_labels(annotations)
     table, multi = _read_manifest(manifest, label_column=label_column, annotations=events)
     return Dataset(table, root=root, source=str(manifest), annotations=events,
                    multi_label=multi)

@@ -450,12 +450,20 @@ class WindowEstimator:
     def _from_bundle(cls, meta, arrays, *, path=""):
         if meta.get("kind") != cls.kind:
             raise ModelFileError(f"{path}: holds a {meta.get('kind')!r} model, not a {cls.kind}")
-        feats = FeatureConfig.from_dict(meta["features"])
-        params = dict(meta.get("params", {}))
+        from .._schema import reading_field     # earmark.load checked the fields; name the rest
+
+        with reading_field(path, "features"):
+            feats = FeatureConfig.from_dict(meta["features"])
+        # features and progress are given below
+        params = {k: v for k, v in dict(meta.get("params", {})).items()
+                  if k not in ("features", "progress")}
         params["device"] = "cpu"
         family = meta["model"].get("family")
         if family == "neural":
-            model = NeuralWindowModel.from_state(meta["model"], arrays, features=feats)
+            try:
+                model = NeuralWindowModel.from_state(meta["model"], arrays, features=feats)
+            except ModelFileError as exc:
+                raise ModelFileError(f"{path}: {exc}") from None
             licence = meta.get("licence")
         elif family == "embedding":
             from ..models.embedded import EmbeddingWindowModel
@@ -467,19 +475,22 @@ class WindowEstimator:
         else:
             raise ModelFileError(f"{path}: model family {family!r} is not known to this "
                                  "earmark")
-        est = cls(**{k: v for k, v in params.items() if k in cls().get_params()},
-                  features=feats if family == "neural" else None, progress=False)
+        with reading_field(path, "params"):
+            est = cls(**{k: v for k, v in params.items() if k in cls().get_params()},
+                      features=feats if family == "neural" else None, progress=False)
         est.model_ = model
         est.licence_ = licence
         est.classes_ = list(meta["labels"])
         est.features_ = feats
         training = meta.get("training", {})
         config = training.get("config", {})
-        est.train_config_ = None if config is None else TrainConfig(**config)
+        with reading_field(path, "training.config"):
+            est.train_config_ = None if config is None else TrainConfig(**config)
         est.history_ = training.get("history", [])
         est.train_info_ = training.get("info", {})
         aug = training.get("augmentation")
-        est.augmentation_ = None if aug is None else _make_augmentation(aug)
+        with reading_field(path, "training.augmentation"):
+            est.augmentation_ = None if aug is None else _make_augmentation(aug)
         est.augment = aug
         est.metadata_ = {k: meta.get(k) for k in ("versions", "saved_at", "format_version")}
         est._restore_decision(meta, arrays, path=path)

@@ -170,6 +170,17 @@ class SoundTagger(WindowEstimator):
     def _restore_decision(self, meta, arrays, *, path=""):
         t = meta.get("thresholds")
         if not isinstance(t, list) or len(t) != len(self.classes_):
-            raise ModelFileError(f"{path}: tagger model file without one threshold per class")
+            raise ModelFileError(f"{path}: damaged model file: field 'thresholds': a tagger "
+                                 f"model file needs one threshold per class "
+                                 f"({len(self.classes_)}); got "
+                                 f"{len(t) if isinstance(t, list) else type(t).__name__}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+                   for v in t):          # NaN fails 0 <= v
+            raise ModelFileError(f"{path}: damaged model file: field 'thresholds': must be "
+                                 f"scores in [0, 1]; got {t[:10]}")
+        source = meta.get("threshold_source", "")
+        if not isinstance(source, str):
+            raise ModelFileError(f"{path}: damaged model file: field 'threshold_source': must "
+                                 f"be text; got {type(source).__name__}")
         self.thresholds_ = np.asarray(t, float)
-        self.threshold_source_ = meta.get("threshold_source", "")
+        self.threshold_source_ = source

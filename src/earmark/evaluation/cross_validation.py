@@ -95,6 +95,11 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         estimator = SoundClassifier(progress=progress, **params)
     elif params:
         raise ParameterError("cross_validate: give an estimator or keyword parameters, not both")
+    if estimator.task == "detection":      # judged per fold as a whole, by the DCASE metrics
+        from .detection_cv import cross_validate_detection
+        return cross_validate_detection(data, folds=folds, groups=groups, n_splits=n_splits,
+                                        estimator=estimator, progress=progress,
+                                        time_limit_s=time_limit_s)
     task = get_task(estimator.task)
     features, train, augmentation, embedder = estimator.check_params()
     dataset = load_dataset(data)

@@ -438,15 +438,18 @@ class EmbeddingWindowModel:
         ModelFileError
             The installed embedder differs from the saved one, or the state is damaged.
         """
+        from ..errors import ParameterError
         from .heads import head_from_state
 
         try:
             spec, head_cfg = config["embedder"], config["head"]
+            model = cls(embedder=spec, head=head_cfg.get("kind"), n_classes=config["n_classes"],
+                        inner_cv=config.get("inner_cv"), device=device,
+                        task=config.get("task", "classification"))
         except KeyError as exc:
             raise ModelFileError(f"embedding model config lacks {exc}") from None
-        model = cls(embedder=spec, head=head_cfg.get("kind"), n_classes=config["n_classes"],
-                    inner_cv=config.get("inner_cv"), device=device,
-                    task=config.get("task", "classification"))
+        except (TypeError, AttributeError, ParameterError) as exc:
+            raise ModelFileError(f"embedding model config: {exc}") from None
         saved = config.get("embedder_settings", {})
         now = _jsonable(model.embedder.settings())
         for k in _IDENTITY_KEYS:
@@ -473,7 +476,15 @@ class EmbeddingWindowModel:
                 raise ModelFileError(f"tagging model has {len(heads)} class heads for "
                                      f"{model.n_classes} classes")
             model.head_ = heads
-            return model
-        model.head_ = head_from_state(head_cfg, {k[len("head."):]: v for k, v in arrays.items()
-                                                 if k.startswith("head.")})
+        else:
+            model.head_ = head_from_state(head_cfg, {k[len("head."):]: v
+                                                     for k, v in arrays.items()
+                                                     if k.startswith("head.")})
+        # a head for embeddings of another size would fail on every file at prediction
+        dim = now.get("dim")
+        sizes = {h.n_features_in_ for h in (model.head_ if isinstance(model.head_, list)
+                                            else [model.head_]) if not isinstance(h, float)}
+        if isinstance(dim, int) and not isinstance(dim, bool) and sizes - {dim}:
+            raise ModelFileError(f"the head takes embeddings of size {sorted(sizes)}, but "
+                                 f"embedder {spec!r} makes {dim}")
         return model

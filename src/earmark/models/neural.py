@@ -43,13 +43,17 @@ class NeuralWindowModel:
         self.features = features
         self.network_kwargs = dict(network_kwargs or {})
         self.device = torch.device(device)
-        self.net = build_network(network, self.n_classes, n_features=features.n_features,
-                                 frames=features.frames_per_window, **self.network_kwargs)
+        self.net = self._build_network()
         self.frontend = FeatureExtractor(features, mel_basis=mel_basis)
         self.norm_mean = None
         self.norm_std = None
         self._inference_net = None
         self.to(self.device)
+
+    def _build_network(self):
+        return build_network(self.network_name, self.n_classes,
+                             n_features=self.features.n_features,
+                             frames=self.features.frames_per_window, **self.network_kwargs)
 
     def to(self, device):
         self.device = torch.device(device)
@@ -134,16 +138,30 @@ class NeuralWindowModel:
 
     @classmethod
     def from_state(cls, config, arrays, *, features, device="cpu"):
-        model = cls(network=config["network"], n_classes=config["n_classes"], features=features,
-                    network_kwargs=config.get("network_kwargs"), device="cpu",
-                    mel_basis=arrays.get("frontend.mel_basis"),
-                    activation=config.get("activation", "softmax"))
-        sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-              if k.startswith("net.")}
-        model.net.load_state_dict(sd, strict=True)
-        if "norm.mean" in arrays:
-            model.norm_mean = np.asarray(arrays["norm.mean"], np.float32)
-            model.norm_std = np.asarray(arrays["norm.std"], np.float32)
+        """Rebuild a model from :meth:`get_state` output.
+
+        Raises
+        ------
+        ModelFileError
+            The config or the arrays do not make this model (a missing key, arrays of other
+            names or shapes than the network's).
+        """
+        from ..errors import ModelFileError
+
+        try:
+            model = cls(network=config["network"], n_classes=config["n_classes"],
+                        features=features, network_kwargs=config.get("network_kwargs"),
+                        device="cpu", mel_basis=arrays.get("frontend.mel_basis"),
+                        activation=config.get("activation", "softmax"))
+            sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
+                  if k.startswith("net.")}
+            model.net.load_state_dict(sd, strict=True)
+            if "norm.mean" in arrays:
+                model.norm_mean = np.asarray(arrays["norm.mean"], np.float32)
+                model.norm_std = np.asarray(arrays["norm.std"], np.float32)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # ValueError: ParameterError
+            raise ModelFileError(f"the neural model's state does not make a model "
+                                 f"({type(exc).__name__}: {exc})") from None
         return model.to(device).prepare_inference()
 
 

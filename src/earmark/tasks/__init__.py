@@ -12,6 +12,9 @@ classification     one-hot / softmax / cross-entropy / mean, max (renormalised),
                    argmax / balanced accuracy
 tagging            multi-hot / sigmoid / binary cross-entropy / mean, max, lse (smooth max) /
                    per-class thresholds (tuned to maximise F1) / macro mAP
+detection          multi-hot per frame (from onset/offset) or per clip (weak labels) / sigmoid /
+                   binary cross-entropy / frame scores stitched over windows / median filter +
+                   hysteresis thresholds -> events / PSDS1
 =================  =========================================================================
 
 Examples
@@ -24,12 +27,14 @@ Examples
 
 from .base import Task
 from .classification import ClassificationTask
+from .detection import DetectionTask
 from .tagging import TaggingTask
 
-__all__ = ["Task", "ClassificationTask", "TaggingTask", "TASKS", "get_task"]
+__all__ = ["Task", "ClassificationTask", "TaggingTask", "DetectionTask", "TASKS", "get_task"]
 
 #: The tasks by name.
-TASKS = {"classification": ClassificationTask(), "tagging": TaggingTask()}
+TASKS = {"classification": ClassificationTask(), "tagging": TaggingTask(),
+         "detection": DetectionTask()}
 
 
 def get_task(task):

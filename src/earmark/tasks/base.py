@@ -35,6 +35,12 @@ class Task:
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+    @property
+    def validation_metric(self):
+        """What the training loop ranks epochs by on the validation clips (a key of
+        :meth:`metrics`); the primary metric unless a task says otherwise."""
+        return self.primary_metric
+
     # -- targets ----------------------------------------------------------------------------
     def encode(self, label_sets, classes):
         """Targets (n_clips, n_classes) float32 from one tuple of labels per clip."""

@@ -49,8 +49,9 @@ class TaggingTask(Task):
             logits, targets, pos_weight=weights)
 
     def batch_correct(self, logits, targets):
-        # windows whose every class decision (at 0.5) is right
-        return float(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
+        # windows whose every class decision (at 0.5; of every frame, for frame targets) is right
+        right = (logits > 0) == (targets > 0.5)
+        return float(right.reshape(len(right), -1).all(dim=1).sum())
 
     def clip_loss(self, scores, targets):
         p = np.clip(scores, 1e-7, 1 - 1e-7)
