@@ -10,7 +10,6 @@ import base64
 import html
 import json
 import os
-import tempfile
 from importlib import metadata
 
 from ..errors import ParameterError
@@ -226,30 +225,20 @@ def check_output_path(path, owner):
 def write_atomic(path, parts):
     """Write the strings of ``parts`` (any iterable) to ``path`` as UTF-8, atomically.
 
-    The text goes to a temporary file in the same folder, which replaces ``path`` only once every
-    part is written: a failure part-way (an exception, a full disk) leaves an existing ``path``
-    untouched and no temporary file behind.
+    Through :func:`earmark._io.atomic_path`: the text goes to a temporary file in the same
+    folder, which replaces ``path`` only once every part is written; a failure part-way (an
+    exception, a full disk) leaves an existing ``path`` untouched and no temporary file behind,
+    and a replaced report keeps its permissions.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+    from .._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             for part in parts:
                 f.write(part)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp creates 0600; a report should have the permissions of any other new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    return os.fspath(path)
 
 
 def dataset_name(source):
