@@ -68,6 +68,7 @@ def cross_validate_detection(data, *, folds=None, groups=None, n_splits=5, estim
     """
     from .detection import collar_metrics, detection_metrics, segment_metrics
     from ..inference.outputs import score_dataframe
+    from ..inference.postprocess import smooth_scores
     from .cross_validation import clone
 
     t0 = time.perf_counter()
@@ -106,9 +107,14 @@ def cross_validate_detection(data, *, folds=None, groups=None, n_splits=5, estim
         ids = [ids_all[i] for i in te]
         scores, detected = {}, {}
         for k, fs in zip(ids, frames):
+            # PSDS is computed on the median-filtered scores (each class's tuned filter), as
+            # the DCASE baselines do: raw frame scores flicker, and every flicker above a
+            # threshold would be a false detection of its own
+            smooth = smooth_scores(fs.scores, frame_step_s=fs.frame_step_s,
+                                   postprocessing=est.postprocessing_)
             full = np.zeros((len(fs.scores), len(labels)))
             for j, c in enumerate(est.classes_):   # a class absent from training scores 0
-                full[:, labels.index(c)] = fs.scores[:, j]
+                full[:, labels.index(c)] = smooth[:, j]
             scores[k] = score_dataframe(full, frame_step_s=fs.frame_step_s, classes=labels)
             detected[k] = [tuple(e) for e in est.events(fs)]
         fold_truth = {k: truth[k] for k in ids}

@@ -6,7 +6,7 @@ on one grid), each window is scored frame by frame (:mod:`earmark.models.frames`
 frame's score is the weighted mean over the windows that cover it. A network's frames near a
 window's edges see less context, so they weigh less (a sine taper); a window classifier's
 frames all weigh the same (each frame: the mean of the windows over it). The last window may
-reach past the end of the audio (zero-padded), so the end is scored like the rest.
+reach past the end of the audio (mirrored there), so the end is scored like the rest.
 
 Audio is read in blocks and windows are scored in batches of a fixed size in file order, so the
 frame scores do not depend on the block size: reading a ten-hour file in one-minute blocks gives
@@ -138,13 +138,16 @@ def _score_blocks(model, blocks, *, hop_s, batch):
         keep = min(st.next_window * hop - offset, len(buf))
         buf = buf[keep:]
         offset += keep
-    # the last windows, zero-padded past the end of the audio
+    # the last windows reach past the end of the audio: the audio is mirrored there (zeros
+    # would put an abrupt stop in the window, which networks hear as an onset)
     starts = frame_window_starts(total, window, hop)
     while st.next_window < len(starts):
         a = st.next_window * hop - offset
-        w = np.zeros(window, np.float32)
         piece = buf[max(a, 0):a + window]
-        w[:len(piece)] = piece
+        if len(piece) == 0:
+            w = np.zeros(window, np.float32)
+        else:
+            w = np.pad(piece, (0, window - len(piece)), mode="symmetric").astype(np.float32)
         st.add(w)
     st.flush(batch)
     st.finish()

@@ -27,8 +27,8 @@ import pandas as pd
 from .._validation import check_number, check_range
 from ..errors import ParameterError
 
-__all__ = ["PostProcessing", "decode_events", "tune_postprocessing", "ONSET_COLLAR_S",
-           "OFFSET_COLLAR_S", "OFFSET_COLLAR_RATE"]
+__all__ = ["smooth_scores", "PostProcessing", "decode_events", "tune_postprocessing",
+           "ONSET_COLLAR_S", "OFFSET_COLLAR_S", "OFFSET_COLLAR_RATE"]
 
 #: Collars of the event F1 that :func:`tune_postprocessing` maximises (the DCASE convention): a
 #: detection matches a reference event of its class when its onset is within 0.2 s of the
@@ -230,6 +230,26 @@ def _median_filter(x, median_filter_s, frame_step_s):
 
     size = (n,) + (1,) * (x.ndim - 1)
     return median_filter(x, size=size, mode="nearest")
+
+
+def smooth_scores(scores, *, frame_step_s, postprocessing):
+    """Frame scores (n_frames, n_classes) through each class's median filter: what the
+    thresholds of :func:`decode_events` see, and what threshold-free metrics (PSDS) are
+    computed on, as the DCASE baselines do.
+
+    Examples
+    --------
+    >>> pp = PostProcessing.default(1).__class__(onset_threshold=(0.5,), offset_threshold=(0.5,),
+    ...     median_filter_s=(0.3,), min_duration_s=(0.0,), min_gap_s=(0.0,))
+    >>> smooth_scores(np.array([[0.0], [1.0], [0.0], [0.0]]), frame_step_s=0.1,
+    ...               postprocessing=pp).ravel().tolist()
+    [0.0, 0.0, 0.0, 0.0]
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    out = x.copy()
+    for c in range(x.shape[1]):
+        out[:, c] = _median_filter(x[:, c], postprocessing.median_filter_s[c], frame_step_s)
+    return out
 
 
 def _median_at_least(x, threshold, k):
