@@ -141,7 +141,7 @@ def test_task_and_annotations_in_help(command, capsys):
         main([command, "--help"])
     assert info.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "--task {classification,tagging,detection}" in out
+    assert "--task {classification,tagging,detection,novelty}" in out
     assert "multi-label tagging: a clip may carry several labels" in out
     assert "per-class thresholds tuned to maximise F1" in out
     assert "--annotations FILE" in out

@@ -11,7 +11,9 @@ MODULES = ["earmark.tasks", "earmark.tasks.classification", "earmark.tasks.taggi
            "earmark.evaluation.classification", "earmark.evaluation.cross_validation",
            "earmark.estimators.ensemble", "earmark.data.annotations",
            "earmark.tasks.detection", "earmark.models.crnn", "earmark.models.frames",
-           "earmark.inference.frames"]
+           "earmark.inference.frames", "earmark.inference.postprocess",
+           "earmark.evaluation.detection", "earmark.data.strong_labels",
+           "earmark.tasks.novelty", "earmark.evaluation.novelty"]
 
 
 @pytest.mark.parametrize("name", MODULES)

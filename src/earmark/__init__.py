@@ -10,6 +10,8 @@ Estimators and model files
     SoundTagger          any number of classes per clip: label sets, per-class thresholds
     SoundDetector        sound events in recordings of any length: ``detect`` (onset, offset,
                          class, score), ``frame_scores``, post-processing tuned per class
+    NoveltyDetector      fitted on normal audio only: anomaly scores per window and file,
+                         flags at a false-alarm budget, anomalous stretches as events
     EnsembleClassifier   the mean of several estimators' clip scores, one model file
     load                 read any model file as the estimator that wrote it (never pickle)
     cross_validate       grouped / predefined-fold cross-validation of any estimator
@@ -61,7 +63,8 @@ from .config import FeatureConfig
 from .data import inspect_dataset, load_dataset, validate_dataset
 from .errors import (AudioError, BudgetExceededError, DatasetError, EarmarkError, EarmarkWarning,
                      ModelFileError, NotFittedError, ParameterError)
-from .estimators import EnsembleClassifier, SoundClassifier, SoundDetector, SoundTagger, load
+from .estimators import (EnsembleClassifier, NoveltyDetector, SoundClassifier, SoundDetector,
+                         SoundTagger, load)
 from .evaluation import (classification_metrics, cross_validate, tagging_metrics,
                          tune_thresholds)
 from .train import TrainConfig
@@ -71,7 +74,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["SoundClassifier", "SoundTagger", "SoundDetector", "EnsembleClassifier", "load", "cross_validate",
+__all__ = ["SoundClassifier", "SoundTagger", "SoundDetector", "NoveltyDetector",
+           "EnsembleClassifier", "load", "cross_validate",
            "auto_select", "classification_metrics", "tagging_metrics", "tune_thresholds",
            "FeatureConfig", "TrainConfig", "load_dataset", "inspect_dataset", "validate_dataset",
            "EarmarkError", "ParameterError", "AudioError", "DatasetError", "ModelFileError",

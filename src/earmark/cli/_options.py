@@ -9,13 +9,15 @@ from ..errors import ParameterError
 _FEATURE_KEYS = ("sample_rate", "window_s", "hop_s", "n_mels", "n_fft", "hop_length", "fmin",
                  "fmax", "normalize")
 
-TASKS = ("classification", "tagging", "detection")
+TASKS = ("classification", "tagging", "detection", "novelty")
 TASK_HELP = ("classification (default): one label per clip; tagging: multi-label tagging: a "
              "clip may carry several labels (a 'labels' column separated by ';', or tags derived "
              "from an annotations.csv of events); sigmoid outputs, per-class thresholds tuned to "
              "maximise F1; detection: sound event detection, every event's onset, offset and "
              "class (strong labels: an annotation table, Audacity or Raven label files; or "
-             "--weak with clip tags only); recipe crnn by default")
+             "--weak with clip tags only); recipe crnn by default; novelty: fit on normal "
+             "audio only (a folder of clips, or the rows labelled 'normal') and flag what is "
+             "unlike it, see --method, --false-alarms, --embedder")
 
 
 class _Recipe(argparse.Action):
@@ -91,6 +93,16 @@ def _add_model_options(p):
     g.add_argument("--aggregation", default=None, choices=("mean", "max", "vote", "lse"),
                    help="window scores -> clip scores (default: the task's own; mean for "
                    "classification)")
+    g.add_argument("--method", default=None,
+                   choices=("knn", "mahalanobis", "gmm", "iforest", "autoencoder"),
+                   help="novelty: the scorer of window embeddings (default knn; autoencoder "
+                   "with --embedder logmel)")
+    g.add_argument("--false-alarms", default=None, metavar="BUDGET",
+                   help="novelty: false-alarm budget, '1%%' of normal windows (default) or "
+                   "'2/h' alarms per hour of normal audio")
+    g.add_argument("--embedder", default=None, help="novelty: the embedder of the windows "
+                   "(default classic: log-mel/MFCC statistics; yamnet, birdnet, ...; logmel: the "
+                   "log-mel frames the autoencoder takes)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     _add_feature_options(p)
@@ -119,6 +131,8 @@ def _feature_options_given(args):
 def _estimator(args):
     """The estimator the options describe: a SoundClassifier, or with --task tagging a
     SoundTagger with the same parameters."""
+    if args.task == "novelty" or any(getattr(args, k, None) is not None for k in _NOVELTY_KEYS):
+        return _novelty_estimator(args)
     feats = {key: getattr(args, key) for key in _FEATURE_KEYS if getattr(args, key) is not None}
     if args.mfcc:
         feats["kind"] = "mfcc"
@@ -160,6 +174,28 @@ def _estimator(args):
         raise ParameterError("--window-labels applies to --task tagging only")
     from .. import SoundClassifier
     return SoundClassifier(**params)
+
+
+#: The options that apply to --task novelty only.
+_NOVELTY_KEYS = ("method", "false_alarms", "embedder")
+
+
+def _novelty_estimator(args):
+    """--task novelty: a NoveltyDetector (--method, --false-alarms, --embedder, --aggregation,
+    --seed); options of the trained models are refused."""
+    if args.task != "novelty":
+        given = [f"--{k.replace('_', '-')}" for k in _NOVELTY_KEYS if getattr(args, k, None)]
+        raise ParameterError(f"{', '.join(given)} apply to --task novelty only")
+    if _feature_options_given(args) or args.recipe_given or args.weak or \
+            args.window_labels is not None:
+        raise ParameterError("--task novelty takes --method, --false-alarms, --embedder, "
+                             "--aggregation and --seed; feature options, --recipe, --weak and "
+                             "--window-labels do not apply (the embedder fixes the windows)")
+    from .. import NoveltyDetector
+    params = {k: getattr(args, k) for k in _NOVELTY_KEYS if getattr(args, k) is not None}
+    if args.aggregation is not None:
+        params["aggregation"] = args.aggregation
+    return NoveltyDetector(**params, seed=args.seed, progress=not args.quiet)
 
 
 def _ensemble(args):

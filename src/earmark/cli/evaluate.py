@@ -39,6 +39,9 @@ def run(args):
         raise SystemExit("earmark evaluate: --recipe auto is for 'earmark train' (it "
                          "cross-validates every candidate itself and prints the table); evaluate "
                          "one recipe here")
+    if args.task == "novelty" and (args.report or args.recipe.startswith("ensemble:")):
+        raise SystemExit("earmark evaluate: --task novelty takes --json; its --report and "
+                         "ensembles are not available yet")
     _check_inputs_and_outputs(args)
     if args.recipe.startswith("ensemble:"):
         from ..evaluation import combine_cv_results
@@ -60,7 +63,12 @@ def run(args):
         r = cross_validate(load_data(args), folds=args.folds, groups=args.groups,
                            n_splits=args.k, estimator=estimator, progress=not args.quiet)
     print(f"{r['protocol']}: {_headline(r)} ({len(r['folds'])} folds, {r['wall_s']:.0f} s)")
-    if r.get("task") == "detection":
+    if r.get("task") == "novelty":
+        print(f"{'anomaly family':<20}{'ROC-AUC':>8}{'pAUC':>7}{'recall':>8}{'clips':>7}")
+        for fam, m in r["per_family"].items():
+            print(f"{fam:<20}{_fmt(m['roc_auc']):>8}{_fmt(m['pauc']):>7}"
+                  f"{_fmt(m['recall']):>8}{m['n']:>7}")
+    elif r.get("task") == "detection":
         print(f"{'class':<20}{'collar F1':>10}{'P':>7}{'R':>7}{'segment F1':>11}{'events':>8}"
               f"{'detected':>9}")
         for lab, m in r["per_class"].items():
@@ -116,6 +124,10 @@ def _fmt(v):
 
 def _headline(r):
     """The metrics line of a cross-validation result, for its task."""
+    if r.get("task") == "novelty":
+        return (f"ROC-AUC {_fmt(r['roc_auc'])} ± {_fmt(r['roc_auc_std'])}, pAUC "
+                f"{_fmt(r['pauc'])}, false-alarm rate {_fmt(r['false_alarm_rate'])} and recall "
+                f"{_fmt(r['recall'])} at the {r['false_alarms']} budget")
     if r.get("task") == "detection":
         return (f"PSDS1 {_fmt(r['psds1'])} ± {_fmt(r['psds1_std'])}, PSDS2 {_fmt(r['psds2'])}, "
                 f"collar F1 {_fmt(r['collar_f1'])}, segment F1 {_fmt(r['segment_f1'])} "

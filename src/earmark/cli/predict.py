@@ -31,6 +31,8 @@ def add_parser(subparsers):
     s.add_argument("sources", nargs="+")
     s.add_argument("--out", required=True, help="CSV (or .parquet) to write")
     s.add_argument("--windows", action="store_true", help="one row per analysis window")
+    s.add_argument("--false-alarms", default=None, metavar="BUDGET", help="novelty models: "
+                   "flag at this false-alarm budget ('1%%', '2/h') instead of the stored one")
     s.set_defaults(func=run)
     return s
 
@@ -45,6 +47,10 @@ def run(args):
     check_output_path(args.out, inputs=inputs + [(i.path, "an input") for i in items],
                       owner="--out")
     clf = load(args.model)
+    if args.false_alarms is not None:       # moves the thresholds; nothing is refitted
+        if not hasattr(clf, "set_false_alarms"):
+            raise SystemExit("earmark predict: --false-alarms applies to novelty models only")
+        clf.set_false_alarms(args.false_alarms)
     table, done = _predict(clf, items, windows=args.windows, quiet=args.quiet)
     interrupted = done < len(items)
     if interrupted and not len(table):

@@ -78,6 +78,14 @@ def run(args):
         clf.train_info_["auto"] = auto
     clf.save(args.out)
     info = clf.train_info_
+    if clf.task == "novelty":
+        print(f"fitted {clf.method} on {clf.embedder} embeddings of {info['n_clips']} normal "
+              f"clips ({info['n_windows']} windows) in {time.perf_counter() - t:.0f} s; "
+              f"false-alarm budget {clf.false_alarms}: window threshold {clf.threshold_:.4g}, "
+              f"file threshold {clf.file_threshold_:.4g} (held-out normal audio, "
+              f"{info['calibration_splits']} splits by group)")
+        print(f"wrote {args.out}")
+        return 0
     if "members" in info:
         print(f"trained {clf.recipe} (mean of the members' clip probabilities) for "
               f"{len(clf.classes_)} classes in {time.perf_counter() - t:.0f} s")

@@ -22,6 +22,7 @@ _KIND_CLASSES = {
     "tagger": (".tagger", "SoundTagger"),
     "ensemble": (".ensemble", "EnsembleClassifier"),
     "detector": (".detector", "SoundDetector"),
+    "novelty": (".novelty", "NoveltyDetector"),
 }
 
 #: The model file kinds :func:`load` knows (``kind`` in ``earmark.json``).
@@ -65,7 +66,9 @@ def load(path):
         kind = meta.get("kind", "classifier")
         if not isinstance(kind, str) or kind not in kinds:
             raise _unknown_kind(path, kind)
-        check_model_file(meta, specs, path=path, kinds=tasks)
+        # a kind whose model is not a window estimator's checks its own file
+        getattr(kinds[kind], "_check_model_file", check_model_file)(meta, specs, path=path,
+                                                                     kinds=tasks)
 
     meta, arrays = read_bundle(path, expect=expect)
     check_array_values(meta, arrays, path=path)

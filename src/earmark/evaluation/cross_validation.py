@@ -100,6 +100,10 @@ def cross_validate(data, *, folds=None, groups=None, n_splits=5, estimator=None,
         return cross_validate_detection(data, folds=folds, groups=groups, n_splits=n_splits,
                                         estimator=estimator, progress=progress,
                                         time_limit_s=time_limit_s)
+    if estimator.task == "novelty":        # fitted on normal clips only, judged by ROC-AUC
+        from .novelty_cv import cross_validate_novelty
+        return cross_validate_novelty(data, folds=folds, groups=groups, n_splits=n_splits,
+                                      estimator=estimator, progress=progress)
     task = get_task(estimator.task)
     features, train, augmentation, embedder = estimator.check_params()
     dataset = load_dataset(data)

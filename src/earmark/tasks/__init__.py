@@ -15,6 +15,9 @@ tagging            multi-hot / sigmoid / binary cross-entropy / mean, max, lse (
 detection          multi-hot per frame (from onset/offset) or per clip (weak labels) / sigmoid /
                    binary cross-entropy / frame scores stitched over windows / median filter +
                    hysteresis thresholds -> events / PSDS1
+novelty            anomalous = any label but 'normal' / anomaly scores from a scorer fitted on
+                   normal windows only / max, top-k mean, mean / score above a threshold set
+                   from a false-alarm budget / ROC-AUC
 =================  =========================================================================
 
 Examples
@@ -28,13 +31,15 @@ Examples
 from .base import Task
 from .classification import ClassificationTask
 from .detection import DetectionTask
+from .novelty import NoveltyTask
 from .tagging import TaggingTask
 
-__all__ = ["Task", "ClassificationTask", "TaggingTask", "DetectionTask", "TASKS", "get_task"]
+__all__ = ["Task", "ClassificationTask", "TaggingTask", "DetectionTask", "NoveltyTask", "TASKS",
+           "get_task"]
 
 #: The tasks by name.
 TASKS = {"classification": ClassificationTask(), "tagging": TaggingTask(),
-         "detection": DetectionTask()}
+         "detection": DetectionTask(), "novelty": NoveltyTask()}
 
 
 def get_task(task):
