@@ -229,12 +229,28 @@ def read_bundle(path, *, expect=None):
     except _DAMAGED as exc:
         raise ModelFileError(f"{path}: not an earmark model file ({exc})") from None
     with z:
+        _check_directory(z, path)
         meta = _read_meta(z, path)
         specs = _array_specs(z, meta, path)
         if expect is not None:
             expect(meta, specs)
         arrays = {name: _read_array(z, spec, path) for name, spec in specs.items()}
     return meta, arrays
+
+
+def _check_directory(z, path):
+    """Refuse members whose directory entry claims more compressed bytes than the whole file
+    holds: zipfile would try to read (and allocate) that much at once."""
+    try:
+        size = os.path.getsize(path)
+    except (OSError, TypeError):
+        return
+    for info in z.infolist():
+        if info.compress_size > size or info.header_offset > size:
+            raise ModelFileError(
+                f"{path}: damaged model file: member {info.filename!r} claims "
+                f"{info.compress_size} compressed bytes at offset {info.header_offset} in a file "
+                f"of {size}")
 
 
 def _read_meta(z, path):
