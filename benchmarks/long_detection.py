@@ -81,7 +81,7 @@ def main():
           "(whole command, incl. Python start-up and writing)")
     print(f"peak RSS of the detect process: {peak_mb:.0f} MB")
     print(f"frame scores read in 60-s blocks vs the whole file in memory: max |difference| = "
-          f"{diff:.2e} (the .tsv keeps 6 significant digits)")
+          f"{diff:.2e}")
     if not args.keep:
         for p in sorted(work.rglob("*"), reverse=True):
             p.unlink() if p.is_file() else p.rmdir()
