@@ -461,7 +461,11 @@ class WindowEstimator:
         family = meta["model"].get("family")
         if family == "neural":
             try:
-                model = NeuralWindowModel.from_state(meta["model"], arrays, features=feats)
+                model_cls = NeuralWindowModel
+                if meta["model"].get("outputs") == "frames":      # a detector's CRNN
+                    from ..models.frames import NeuralFrameModel
+                    model_cls = NeuralFrameModel
+                model = model_cls.from_state(meta["model"], arrays, features=feats)
             except ModelFileError as exc:
                 raise ModelFileError(f"{path}: {exc}") from None
             licence = meta.get("licence")

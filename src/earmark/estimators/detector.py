@@ -17,7 +17,7 @@ from ..data import load_clips, load_dataset, validate_dataset, validation_split
 from ..data.sources import expand_sources
 from ..errors import EarmarkError, ModelFileError, ParameterError
 from ..tasks import get_task
-from ..train import TrainConfig, train_window_model
+from ..train import train_window_model
 from .base import Settings, WindowEstimator, _augment_cache, _make_augmentation, _resolve_device
 
 __all__ = ["SoundDetector", "DETECTION_FEATURES"]
@@ -353,28 +353,7 @@ class SoundDetector(WindowEstimator):
         det = meta.get("detection")
         if not isinstance(det, dict) or "postprocessing" not in det:
             raise ModelFileError(f"{path}: detector model file without its 'detection' settings")
-        model_cfg = meta.get("model", {})
-        if model_cfg.get("outputs") == "frames":
-            from ..models.frames import NeuralFrameModel
-            feats = FeatureConfig.from_dict(meta["features"])
-            model = NeuralFrameModel.from_state(model_cfg, arrays, features=feats)
-            params = {k: v for k, v in dict(meta.get("params", {})).items()
-                      if k in cls().get_params()}
-            params["device"] = "cpu"
-            est = cls(**params, features=feats, progress=False)
-            est.model_, est.licence_, est.features_ = model, meta.get("licence"), feats
-            est.classes_ = list(meta["labels"])
-            training = meta.get("training", {})
-            config = training.get("config")
-            est.train_config_ = None if config is None else TrainConfig(**config)
-            est.history_ = training.get("history", [])
-            est.train_info_ = training.get("info", {})
-            aug = training.get("augmentation")
-            est.augmentation_ = None if aug is None else _make_augmentation(aug)
-            est.augment = aug
-            est.metadata_ = {k: meta.get(k) for k in ("versions", "saved_at", "format_version")}
-        else:       # a window classifier: the shared loader, then the detection settings
-            est = super()._from_bundle(meta, arrays, path=path)
+        est = super()._from_bundle(meta, arrays, path=path)
         est._restore_detection(det, path=path)
         return est
 

@@ -138,18 +138,9 @@ class NeuralFrameModel(NeuralWindowModel):
         return config, arrays
 
     @classmethod
-    def from_state(cls, config, arrays, *, features, device="cpu"):
-        model = cls(network=config["network"], n_classes=config["n_classes"],
-                    features=features, network_kwargs=config.get("network_kwargs"),
-                    mel_basis=arrays.get("frontend.mel_basis"),
-                    clip_pooling=config.get("clip_pooling", "max"))
-        sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-              if k.startswith("net.")}
-        model.net.load_state_dict(sd, strict=True)
-        if "norm.mean" in arrays:
-            model.norm_mean = np.asarray(arrays["norm.mean"], np.float32)
-            model.norm_std = np.asarray(arrays["norm.std"], np.float32)
-        return model.to(device).prepare_inference()
+    def _config_kwargs(cls, config):
+        # from_state (inherited, with its ModelFileError checks) builds the model with these
+        return {"clip_pooling": config.get("clip_pooling", "max")}
 
 
 class WindowFrames:

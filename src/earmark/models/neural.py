@@ -137,6 +137,11 @@ class NeuralWindowModel:
         return config, arrays
 
     @classmethod
+    def _config_kwargs(cls, config):
+        """Constructor arguments of this model family that its saved config holds."""
+        return {"activation": config.get("activation", "softmax")}
+
+    @classmethod
     def from_state(cls, config, arrays, *, features, device="cpu"):
         """Rebuild a model from :meth:`get_state` output.
 
@@ -152,7 +157,7 @@ class NeuralWindowModel:
             model = cls(network=config["network"], n_classes=config["n_classes"],
                         features=features, network_kwargs=config.get("network_kwargs"),
                         device="cpu", mel_basis=arrays.get("frontend.mel_basis"),
-                        activation=config.get("activation", "softmax"))
+                        **cls._config_kwargs(config))
             sd = {k[4:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
                   if k.startswith("net.")}
             model.net.load_state_dict(sd, strict=True)
