@@ -27,12 +27,23 @@ import traceback
 
 from ..errors import EarmarkError
 from . import datasets, detect, embed, evaluate, inspect, models, predict, segment, train
+# (commands added later: one import line each, below)
 from ._options import _ensemble  # noqa: F401  (tests build ensembles as the CLI does)
 
 __all__ = ["main", "build_parser", "EXIT_USER_ERROR", "EXIT_INTERNAL_ERROR", "EXIT_INTERRUPTED"]
 
 #: The commands, in the order ``earmark --help`` lists them.
-COMMANDS = (inspect, train, evaluate, predict, detect, segment, embed, models, datasets)
+COMMANDS = (
+    inspect,
+    train,
+    evaluate,
+    predict,
+    detect,
+    segment,
+    embed,
+    models,
+    datasets,
+)
 
 #: Exit status of a user error: bad arguments, input or output paths, data (``earmark: error:``).
 EXIT_USER_ERROR = 2
