@@ -270,7 +270,13 @@ def test_health_ready_and_openapi(client):
     assert "/v1/models/{name}/predict" in spec["paths"]
     post = spec["paths"]["/v1/models/{name}/predict"]["post"]
     assert "multipart/form-data" in post["requestBody"]["content"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # the API docs load Swagger UI from the service, never from a CDN (they work offline)
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert scripts and all(s.startswith("/") for s in scripts), scripts
+    for s in scripts:
+        assert client.get(s).status_code == 200, s
 
 
 def test_metrics_count_requests_and_latency_and_the_log_has_one_line(client, caplog):

@@ -16,6 +16,7 @@
     earmark datasets fetch drums [--root DIR]
     earmark serve MODEL... [--host 127.0.0.1] [--port 8000] [--token-file FILE]
     earmark stream MODEL [--input -|FILE] [--rate HZ] [--realtime] [--hop 0.25] [--out x.jsonl]
+    earmark export MODEL --format onnx|tflite --out model.onnx [--int8]
 
 One module per command, each with ``add_parser(subparsers)`` and ``run(args)``; the options
 several commands share, and the estimator they describe, are in :mod:`earmark.cli._options`.
@@ -32,6 +33,7 @@ from . import datasets, detect, embed, evaluate, inspect, models, predict, segme
 # (commands added later: one import line each, below)
 from . import serve
 from . import stream
+from . import export
 from ._options import _ensemble  # noqa: F401  (tests build ensembles as the CLI does)
 
 __all__ = ["main", "build_parser", "EXIT_USER_ERROR", "EXIT_INTERNAL_ERROR", "EXIT_INTERRUPTED"]
@@ -49,6 +51,7 @@ COMMANDS = (
     datasets,
     serve,
     stream,
+    export,
 )
 
 #: Exit status of a user error: bad arguments, input or output paths, data (``earmark: error:``).

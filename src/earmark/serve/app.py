@@ -13,10 +13,11 @@ import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.requests import ClientDisconnect
 
 from ..errors import EarmarkError, ParameterError
@@ -153,7 +154,9 @@ def create_app(models, *, token=None, limits=None):
             state["ready"] = False
             shutil.rmtree(state["folder"], ignore_errors=True)
 
-    app = FastAPI(title="earmark", version=_version(), lifespan=lifespan,
+    # FastAPIOffline: FastAPI whose /docs (Swagger UI) and /redoc load their scripts from the
+    # service itself (/static-offline-docs), not from a CDN, so they work offline too
+    app = FastAPIOffline(title="earmark", version=_version(), lifespan=lifespan,
                   description="Sound classification, tagging, event detection and novelty "
                   "detection with earmark models. Model endpoints need `Authorization: Bearer "
                   "<token>` when the service was started with a token.")
