@@ -78,3 +78,14 @@ def test_predict_writes_window_scores_and_flags_at_any_budget(tmp_path, capsys):
     want = scores > det.set_false_alarms("40%").threshold_
     assert pd.read_csv(loose)["anomalous"].tolist() == want.tolist()
     assert want.sum() >= t["anomalous"].sum()
+
+
+def test_bad_training_sets_exit_2_naming_the_problem(tmp_path, capsys):
+    from test_novelty import _bad_training_sets
+
+    for folder, _, message in _bad_training_sets(tmp_path, np.random.default_rng(3)):
+        out = tmp_path / f"{folder.name}.earmark"
+        assert main(["train", str(folder), "--task", "novelty", "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("earmark: error:") and message.split(": ")[-1] in err, err
+        assert not out.exists()

@@ -390,3 +390,37 @@ def test_cross_validate_fits_on_normal_clips_of_other_folds(fitted):
         assert f["n_fit"] == int(((folds != k) & (labels == "normal")).sum())
     assert set(cv["per_family"]) == {"tone"} and cv["family_column"] == "anomaly_family"
     assert len(cv["predictions"]) == 48
+
+
+def _bad_training_sets(root, rng):
+    """Folders of normal clips that cannot be fitted on: (folder, error class, message)."""
+    cases = []
+    silent = root / "silent"
+    silent.mkdir()
+    for i in range(4):
+        sf.write(silent / f"s{i}.wav", np.zeros(SR, np.float32), SR, subtype="PCM_16")
+    cases.append((silent, DatasetError, "silent or constant"))
+    constant = root / "constant"            # a DC offset: every window alike
+    constant.mkdir()
+    for i in range(4):
+        sf.write(constant / f"c{i}.wav", np.full(SR, 0.25, np.float32), SR, subtype="FLOAT")
+    cases.append((constant, DatasetError, "constant"))
+    nan = root / "nan"
+    nan.mkdir()
+    for i in range(3):
+        y = _clip(rng, "normal")
+        if i == 1:
+            y[100] = np.nan
+        sf.write(nan / f"n{i}.wav", y, SR, subtype="FLOAT")
+    cases.append((nan, AudioError, "n1.wav: audio contains NaN"))
+    one = root / "one"
+    one.mkdir()
+    sf.write(one / "n.wav", _clip(rng, "normal"), SR, subtype="PCM_16")
+    cases.append((one, DatasetError, "at least 2 normal clips"))
+    return cases
+
+
+def test_bad_training_sets_give_clear_errors(tmp_path):
+    for folder, error, message in _bad_training_sets(tmp_path, np.random.default_rng(3)):
+        with pytest.raises(error, match=message):
+            earmark.NoveltyDetector(progress=False).fit(folder)

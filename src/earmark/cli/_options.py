@@ -103,6 +103,15 @@ def _add_model_options(p):
     g.add_argument("--embedder", default=None, help="novelty: the embedder of the windows "
                    "(default classic: log-mel/MFCC statistics; yamnet, birdnet, ...; logmel: the "
                    "log-mel frames the autoencoder takes)")
+    g.add_argument("--unknown", default=None, metavar="SHARE",
+                   help="classification: also answer 'unknown' for clips unlike every known "
+                   "class; SHARE of known-class clips that may be rejected, e.g. 5%% (a target "
+                   "known-class recall of 95 %%), set on about 20 %% of the training clips held "
+                   "out by group")
+    g.add_argument("--rejection", default=None, choices=("knn", "energy", "maxprob"),
+                   help="with --unknown: the rejection score (default knn: distance of the "
+                   "window embeddings to the nearest training windows; energy: of the logits; "
+                   "maxprob: one minus the top class probability)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     _add_feature_options(p)
@@ -159,6 +168,7 @@ def _estimator(args):
     # each estimator has its own default aggregation: pass it only when given
     if args.aggregation is not None:
         params["aggregation"] = args.aggregation
+    _refuse_open_set_options(args)
     if args.task == "detection":
         if args.window_labels is not None:
             raise ParameterError("--window-labels applies to --task tagging only; a detector "
@@ -173,7 +183,26 @@ def _estimator(args):
     if args.window_labels is not None:
         raise ParameterError("--window-labels applies to --task tagging only")
     from .. import SoundClassifier
-    return SoundClassifier(**params)
+    return SoundClassifier(**params, unknown=getattr(args, "unknown", None),
+                           rejection=getattr(args, "rejection", None))
+
+
+def _refuse_open_set_options(args):
+    """--unknown and --rejection: one classifier only (not tagging, detection, auto or an
+    ensemble), and --rejection only with --unknown (or evaluate --open-set)."""
+    unknown, rejection = getattr(args, "unknown", None), getattr(args, "rejection", None)
+    if unknown is None and rejection is None:
+        return
+    given = "--unknown" if unknown is not None else "--rejection"
+    if args.task != "classification":
+        raise ParameterError(f"{given} applies to --task classification only (a classifier "
+                             "that answers 'unknown')")
+    if args.recipe == "auto" or args.recipe.startswith("ensemble:"):
+        raise ParameterError(f"{given} does not apply to --recipe {args.recipe}; give one "
+                             "classifier recipe")
+    if unknown is None and getattr(args, "open_set", None) is None:
+        raise ParameterError("--rejection chooses the score of --unknown; give --unknown too "
+                             "(e.g. --unknown 5%)")
 
 
 #: The options that apply to --task novelty only.
@@ -187,10 +216,12 @@ def _novelty_estimator(args):
         given = [f"--{k.replace('_', '-')}" for k in _NOVELTY_KEYS if getattr(args, k, None)]
         raise ParameterError(f"{', '.join(given)} apply to --task novelty only")
     if _feature_options_given(args) or args.recipe_given or args.weak or \
-            args.window_labels is not None:
+            args.window_labels is not None or getattr(args, "unknown", None) is not None or \
+            getattr(args, "rejection", None) is not None:
         raise ParameterError("--task novelty takes --method, --false-alarms, --embedder, "
-                             "--aggregation and --seed; feature options, --recipe, --weak and "
-                             "--window-labels do not apply (the embedder fixes the windows)")
+                             "--aggregation and --seed; feature options, --recipe, --weak, "
+                             "--window-labels, --unknown and --rejection do not apply (the "
+                             "embedder fixes the windows)")
     from .. import NoveltyDetector
     params = {k: getattr(args, k) for k in _NOVELTY_KEYS if getattr(args, k) is not None}
     if args.aggregation is not None:
@@ -219,7 +250,10 @@ def _ensemble(args):
 
 
 def refuse_detection_combinations(args):
-    """--recipe auto and ensemble:... rank and average clip scores: not for detection."""
+    """--recipe auto and ensemble:... rank and average clip scores: not for detection; and
+    --unknown / --rejection: one classifier recipe only."""
+    if getattr(args, "task", None) is not None:
+        _refuse_open_set_options(args)
     if getattr(args, "task", None) == "detection" and (
             args.recipe == "auto" or args.recipe.startswith("ensemble:")):
         raise ParameterError(f"--recipe {args.recipe} does not apply to --task detection (it "

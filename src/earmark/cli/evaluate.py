@@ -18,6 +18,12 @@ def add_parser(subparsers):
     s.add_argument("--json", help="write metrics, per-fold results and predictions as JSON "
                    "(a confusion-matrix PNG is written beside it)")
     s.add_argument("--report", help="write an HTML report")
+    s.add_argument("--open-set", metavar="CLASSES", default=None, help="open-set "
+                   "classification: hold classes out as unknown and measure the rejection "
+                   "scores (AUROC known vs unknown for maxprob, energy and knn; known-class "
+                   "accuracy at the --unknown threshold, default 5%%); 'all': every class in "
+                   "turn, or a list such as 'kick,snare' (each in turn) or 'kick+snare' (held "
+                   "out together)")
     s.add_argument("--allow-duplicates", action="store_true", help="evaluate even when one "
                    "file, or copies of one recording, sit in more than one fold or group "
                    "(refused by default: the score would be too good)")
@@ -39,9 +45,10 @@ def run(args):
         raise SystemExit("earmark evaluate: --recipe auto is for 'earmark train' (it "
                          "cross-validates every candidate itself and prints the table); evaluate "
                          "one recipe here")
-    if args.task == "novelty" and (args.report or args.recipe.startswith("ensemble:")):
-        raise SystemExit("earmark evaluate: --task novelty takes --json; its --report and "
-                         "ensembles are not available yet")
+    if args.task == "novelty" and args.recipe.startswith("ensemble:"):
+        raise SystemExit("earmark evaluate: --task novelty takes no ensembles")
+    if args.open_set is not None:
+        return _open_set(args)
     _check_inputs_and_outputs(args)
     if args.recipe.startswith("ensemble:"):
         from ..evaluation import combine_cv_results
@@ -96,9 +103,38 @@ def run(args):
         else:
             print(f"wrote {args.json}")
     if args.report:
-        from ..reports import write_evaluation_report
-        write_evaluation_report(r, args.report, progress=not args.quiet)
+        if r.get("task") == "novelty":
+            from ..reports.novelty import write_novelty_report as write_report
+        else:
+            from ..reports import write_evaluation_report as write_report
+        write_report(r, args.report, progress=not args.quiet)
         print(f"wrote {args.report}")
+    return 0
+
+
+def _open_set(args):
+    """--open-set: hold classes out as unknown (each in turn, or the stated sets) and print
+    the AUROC of every rejection score and the decisions at the threshold."""
+    from .._io import write_json
+    from ..evaluation.open_set import evaluate_open_set, format_open_set
+
+    if args.task != "classification" or args.recipe.startswith("ensemble:") or args.report:
+        raise SystemExit("earmark evaluate: --open-set evaluates one classifier recipe (--task "
+                         "classification, no ensemble); it writes --json, not --report")
+    _check_inputs_and_outputs(args)
+    estimator = _estimator(args)
+    if estimator.unknown is None:
+        estimator.unknown = "5%"
+    sets = None if args.open_set == "all" else [s.split("+") for s in args.open_set.split(",")]
+    r = evaluate_open_set(load_data(args), folds=args.folds, groups=args.groups,
+                          n_splits=args.k, estimator=estimator, unknown_classes=sets,
+                          progress=not args.quiet)
+    print(f"{r['protocol']}: classes held out as unknown ({len(r['runs'])} trainings, "
+          f"{r['wall_s']:.0f} s)")
+    print(format_open_set(r))
+    if args.json:
+        write_json(r, args.json)
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -33,6 +33,9 @@ def add_parser(subparsers):
     s.add_argument("--windows", action="store_true", help="one row per analysis window")
     s.add_argument("--false-alarms", default=None, metavar="BUDGET", help="novelty models: "
                    "flag at this false-alarm budget ('1%%', '2/h') instead of the stored one")
+    s.add_argument("--unknown", default=None, metavar="SHARE", help="classifiers trained "
+                   "with --unknown: reject at this share of held-out known-class clips ('10%%') "
+                   "instead of the stored one")
     s.set_defaults(func=run)
     return s
 
@@ -51,6 +54,11 @@ def run(args):
         if not hasattr(clf, "set_false_alarms"):
             raise SystemExit("earmark predict: --false-alarms applies to novelty models only")
         clf.set_false_alarms(args.false_alarms)
+    if args.unknown is not None:            # moves the rejection threshold; nothing is refitted
+        if getattr(clf, "rejector_", None) is None:
+            raise SystemExit("earmark predict: --unknown applies to classifiers trained with "
+                             "--unknown only")
+        clf.set_unknown(args.unknown)
     table, done = _predict(clf, items, windows=args.windows, quiet=args.quiet)
     interrupted = done < len(items)
     if interrupted and not len(table):

@@ -1,4 +1,7 @@
-"""earmark train DATA --out MODEL: train a classifier (or tagger) and save it to one model file."""
+"""earmark train DATA --out MODEL: train a classifier (or tagger) and save it to one model file.
+
+``--unknown 5%`` makes a classifier that answers 'unknown' for clips unlike every class it knows
+(:class:`earmark.SoundClassifier` ``unknown=``)."""
 
 import time
 
@@ -104,6 +107,7 @@ def run(args):
         print(f"licence of the embedder's weights (stored in the model): {clf.licence_}")
         _print_thresholds(clf)
         _print_postprocessing(clf)
+        _print_rejection(clf)
         print(f"wrote {args.out}")
         return 0
     best = clf.history_[info["best_epoch"] - 1] if info["best_epoch"] else {}
@@ -120,8 +124,20 @@ def run(args):
           f"{time.perf_counter() - t:.0f} s ({val}){note}")
     _print_thresholds(clf)
     _print_postprocessing(clf)
+    _print_rejection(clf)
     print(f"wrote {args.out}")
     return 0
+
+
+def _print_rejection(est):
+    rej = getattr(est, "rejector_", None)
+    if rej is None:
+        return
+    info = est.train_info_.get("rejection", {})
+    print(f"answers 'unknown' when the {rej.score} rejection score is above "
+          f"{rej.threshold_:.4g}: at most {rej.unknown} of "
+          f"{info.get('n_held_out_clips', len(rej.calibration_scores_))} known-class clips held "
+          "out of training (by group) were rejected; the model was trained on the rest")
 
 
 def _print_postprocessing(est):
@@ -146,7 +162,12 @@ def _check_options(args):
 
     check_output_path(args.out, inputs=dataset_inputs(args.data, annotations=args.annotations),
                       owner="--out")
-    check_columns(load_dataset(load_data(args)), {"--groups": args.groups, "--folds": args.folds})
+    if args.task == "novelty":       # a flat folder of normal clips is data too
+        from ..estimators.novelty import NoveltyDetector
+        dataset = NoveltyDetector().normal_dataset(load_data(args))
+    else:
+        dataset = load_dataset(load_data(args))
+    check_columns(dataset, {"--groups": args.groups, "--folds": args.folds})
     args.groups = args.groups or "group"        # the default: used when the dataset has it
 
 

@@ -9,15 +9,18 @@ write_evaluation_report
     the tuned thresholds, tags added or missed with their audio); one with ``"task":
     "detection"`` the detection page (:mod:`.detection`: PSDS, collar and segment F1, PSD-ROC
     curves, per-class scores and tuned post-processing, and per fold a few recordings as
-    spectrogram + reference and detected events + frame scores, with their audio).
+    spectrogram + reference and detected events + frame scores, with their audio); one with
+    ``"task": "novelty"`` the novelty page (:mod:`.novelty`: ROC-AUC, pAUC, false-alarm rate
+    and recall at the threshold, score histograms with the threshold, ROC curves, the
+    highest-scoring clips with audio and spectrogram).
 write_dataset_report
     A dataset inspection: class balance, durations, levels, formats, one example per class,
     duplicates and cross-fold leaks, silent and clipped files, suggestions.
 
 Modules
 -------
-tagging, detection
-    The evaluation pages of a tagger and of a detector.
+tagging, detection, novelty
+    The evaluation pages of a tagger, a detector and a novelty detector.
 plots, detection_plots
     The matplotlib figures (PNG ``data:`` URIs); the detection report's PSD-ROC curves and
     per-recording figures.

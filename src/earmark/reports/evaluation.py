@@ -457,6 +457,10 @@ def write_evaluation_report(result, path, *, audio_root=None, max_mistakes=12, p
     if isinstance(result, dict) and result.get("task") == "detection":
         from .detection import write_detection_report  # detection imports this module's helpers
         return write_detection_report(result, path, audio_root=audio_root, progress=progress)
+    if isinstance(result, dict) and result.get("task") == "novelty":
+        from .novelty import write_novelty_report
+        return write_novelty_report(result, path, audio_root=audio_root, max_clips=max_mistakes,
+                                    progress=progress)
     _check_result(result)
     check_number(max_mistakes, "max_mistakes", _OWNER, low=0, closed="left", integer=True)
     path = check_output_path(path, _OWNER)

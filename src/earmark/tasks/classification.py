@@ -1,4 +1,4 @@
-"""Single-label classification: one class per clip."""
+"""Single-label classification: one class per clip (or, with a rejection score, 'unknown')."""
 
 import numpy as np
 import torch
@@ -6,7 +6,10 @@ import torch
 from ..errors import ParameterError
 from .base import Task
 
-__all__ = ["ClassificationTask"]
+__all__ = ["ClassificationTask", "OpenSetClassificationTask", "UNKNOWN_LABEL"]
+
+#: The answer of an open-set classifier for a clip unlike every class it knows.
+UNKNOWN_LABEL = "unknown"
 
 
 class ClassificationTask(Task):
@@ -67,3 +70,48 @@ class ClassificationTask(Task):
         from ..evaluation.classification import classification_metrics
         truth = np.array(classes, dtype=object)[np.asarray(targets).argmax(axis=1)]
         return classification_metrics(truth, self.decide(scores, classes), classes)
+
+
+class OpenSetClassificationTask(ClassificationTask):
+    """Classification that may answer 'unknown': argmax, unless the clip's rejection score is
+    above ``threshold``.
+
+    Window scores carry one more column than there are classes: each window's rejection value
+    (:meth:`earmark.models.rejection.Rejector.window_values`). A clip's class scores are
+    aggregated as for classification; its rejection score is one minus its largest aggregated
+    probability (``score='maxprob'``) or the mean of its windows' values ('energy', 'knn').
+    The last column of what :meth:`aggregate` returns is that score, so the prediction table
+    (:func:`earmark.predict.predict_table`) shows it beside the class probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> task = OpenSetClassificationTask(score="maxprob", threshold=0.5)
+    >>> clip = task.aggregate(np.array([[0.9, 0.1, 0.1], [0.3, 0.7, 0.3]]))
+    >>> clip.round(2).tolist()
+    [0.6, 0.4, 0.4]
+    >>> task.decide(np.array([[0.6, 0.4, 0.4], [0.3, 0.7, 0.6]]), ["a", "b", "score"]).tolist()
+    ['a', 'unknown']
+    """
+
+    def __init__(self, *, score, threshold):
+        self.score = score
+        self.threshold = float(threshold)
+
+    def __repr__(self):
+        return f"OpenSetClassificationTask(score={self.score!r}, threshold={self.threshold!r})"
+
+    def aggregate(self, scores, *, method=None):
+        s = np.asarray(scores, np.float64)
+        p = super().aggregate(s[:, :-1], method=method)
+        reject = 1.0 - float(np.max(p)) if self.score == "maxprob" else float(np.mean(s[:, -1]))
+        return np.append(p, reject)
+
+    def decide(self, scores, classes, *, thresholds=None):
+        """Class names, or :data:`UNKNOWN_LABEL` where the last column is above the threshold
+        (``classes`` may name that column too)."""
+        s = np.atleast_2d(np.asarray(scores, np.float64))
+        n = s.shape[1] - 1
+        answers = super().decide(s[:, :n], list(classes)[:n])
+        answers[s[:, n] > self.threshold] = UNKNOWN_LABEL
+        return answers
