@@ -123,7 +123,7 @@ def test_grouped_kfold_and_bad_input(data, tmp_path):
 # -- the parser: options, help and errors (in-process, no training) ------------------------------
 
 COMMANDS = ("inspect", "train", "evaluate", "predict", "detect", "segment", "embed", "models",
-            "datasets", "serve", "stream", "export")
+            "datasets", "serve", "batch", "stream", "export")
 
 
 def test_python_m_earmark_help_lists_the_commands():

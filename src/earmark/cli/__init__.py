@@ -15,6 +15,7 @@
     earmark models list
     earmark datasets fetch drums [--root DIR]
     earmark serve MODEL... [--host 127.0.0.1] [--port 8000] [--token-file FILE]
+    earmark batch predict|detect|embed|status ... --out DIR [--workers N | --scheduler ADDR]
     earmark stream MODEL [--input -|FILE] [--rate HZ] [--realtime] [--hop 0.25] [--out x.jsonl]
     earmark export MODEL --format onnx|tflite --out model.onnx [--int8]
 
@@ -32,6 +33,7 @@ from ..errors import EarmarkError
 from . import datasets, detect, embed, evaluate, inspect, models, predict, segment, train
 # (commands added later: one import line each, below)
 from . import serve
+from . import batch
 from . import stream
 from . import export
 from ._options import _ensemble  # noqa: F401  (tests build ensembles as the CLI does)
@@ -50,6 +52,7 @@ COMMANDS = (
     models,
     datasets,
     serve,
+    batch,
     stream,
     export,
 )
