@@ -118,6 +118,49 @@ def test_batch_equals_one_window_at_a_time(signals, rng):
                                    atol=1e-3)
 
 
+@pytest.mark.parametrize("sr, n_fft, hop, n_mels, fmin, fmax", CONFIGS)
+def test_cpu_and_torch_paths_both_equal_librosa(signals, rng, sr, n_fft, hop, n_mels, fmin,
+                                                fmax):
+    # the CPU path (numpy pieces) serves prediction; torch.stft serves gradients and GPUs
+    y = _signal("tone+noise", sr, signals, rng)
+    expected = _librosa_db(y, sr, n_fft, hop, n_mels, fmin, fmax)
+    cfg = FeatureConfig(sample_rate=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmin=fmin,
+                        fmax=fmax, window_s=len(y) / sr)
+    fx = FeatureExtractor(cfg)
+    with torch.no_grad():
+        cpu_path = fx(torch.from_numpy(y)[None])[0, 0].numpy()
+    torch_path = fx(torch.from_numpy(y)[None].requires_grad_(True))[0, 0].detach().numpy()
+    near = expected >= expected.max() - 60.0
+    for got in (cpu_path, torch_path):
+        np.testing.assert_allclose(got[near], expected[near], rtol=0, atol=1e-3)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=5e-3)
+
+
+def test_mel_bands_without_any_bin_equal_librosa(signals):
+    # many bands at a small n_fft: librosa's filter bank has empty (all-zero) bands
+    import warnings
+
+    y = signals.chirp(50, 3000, seconds=0.5, sample_rate=8000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # librosa warns about the empty bands
+        expected = _librosa_db(y, 8000, 128, 64, 128, 0.0, None)
+        got = log_mel(y, sample_rate=8000, n_fft=128, hop_length=64, n_mels=128)
+    assert (expected == expected.min()).all(axis=1).any()        # some band is empty
+    near = expected >= expected.max() - 60.0
+    np.testing.assert_allclose(got[near], expected[near], rtol=0, atol=1e-3)
+
+
+def test_parallel_map_keeps_order_and_restores_torch_threads():
+    from earmark.features import parallel_map, worker_threads
+
+    before = torch.get_num_threads()
+    inside = parallel_map(lambda i: (i, worker_threads(), torch.get_num_threads()),
+                          range(6), workers=2)
+    assert [i for i, _, _ in inside] == list(range(6))
+    assert all(w == 1 and t == 1 for _, w, t in inside)    # one core each, never split again
+    assert torch.get_num_threads() == before
+
+
 # -- normalisation -------------------------------------------------------------------------------
 
 def test_window_normalisation_gives_zero_mean_unit_std_per_window(rng):

@@ -12,7 +12,7 @@ import torch
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..config import FeatureConfig
-from ..features import FeatureExtractor, normalize_windows
+from ..features import FeatureExtractor, normalize_windows, parallel_map
 from .cnn import build_network
 
 __all__ = ["NeuralWindowModel"]
@@ -93,23 +93,30 @@ class NeuralWindowModel:
         probabilities (softmax) or independent per-class probabilities (sigmoid).
 
         Small batches are faster on CPU (the feature maps stay in cache): measured 2x over 256.
+        On the CPU the batches are shared between ``torch.get_num_threads()`` threads, each
+        batch (front end, network, activation) on one core (:func:`earmark.features.
+        parallel_map`): the cores never wait for each other inside a layer, as torch's own
+        threads do (which cost 2.6x the CPU time per window on a shared 2-core machine).
         """
         windows = np.asarray(windows, dtype=np.float32)
         if len(windows) == 0:
             return np.zeros((0, self.n_classes), np.float32)
         net = self._inference_net or self.net
         net.eval()
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(windows), batch):
+        cpu = self.device.type == "cpu"
+
+        def score(i):
+            with torch.inference_mode():         # per call: worker threads have their own mode
                 x = self.featurize(torch.from_numpy(windows[i:i + batch]).to(self.device))
-                if self.device.type == "cpu":
+                if cpu:
                     x = x.contiguous(memory_format=torch.channels_last)
                 logits = net(x)
                 scores = (torch.softmax(logits, dim=1) if self.activation == "softmax"
                           else torch.sigmoid(logits))
-                out.append(scores.float().cpu().numpy())
-        return np.concatenate(out)
+                return scores.float().cpu().numpy()
+
+        starts = range(0, len(windows), batch)
+        return np.concatenate(parallel_map(score, starts) if cpu else [score(i) for i in starts])
 
     def prepare_inference(self):
         """Build the inference copy of the network: eval mode, batch-norm folded into the
