@@ -20,17 +20,9 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from earmark.serve import create_app                                      # noqa: E402
 from test_reports_browser import browser  # noqa: E402,F401  (the Chromium fixture)
-from test_serve import (anomalous_clip, fit_classifier, fit_novelty, free_port,  # noqa: E402
-                        wav_bytes)
+from test_serve import (_home, anomalous_clip, fit_classifier, fit_novelty,  # noqa: E402,F401
+                        free_port, wav_bytes)
 from _signals import make_clip                                            # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _home(tmp_path_factory):
-    # embedding caches of these tests stay in their own folder
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EARMARK_HOME", str(tmp_path_factory.mktemp("home")))
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ hypothesis = pytest.importorskip("hypothesis")
 
 from earmark.errors import ParameterError                        # noqa: E402
 from earmark.serve import ServeLimits, create_app, read_token    # noqa: E402
-from test_serve import fit_novelty, normal_clip, wav_bytes       # noqa: E402
+# _home: each module's EARMARK_HOME of its own (an autouse fixture, shared by import)
+from test_serve import _home, fit_novelty, normal_clip, wav_bytes  # noqa: E402,F401
 
 with warnings.catch_warnings():     # starlette's note that its TestClient will move to httpx2
     warnings.simplefilter("ignore")
@@ -30,14 +31,6 @@ from serve_fuzz import fuzz_requests, send, wav_header           # noqa: E402
 TOKEN = "test-token-" + "k" * 24
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LIMITS = ServeLimits(max_upload_mb=1, max_duration_s=5, workers=1, queue=1)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _home(tmp_path_factory):
-    # embedding caches of these tests stay in their own folder
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EARMARK_HOME", str(tmp_path_factory.mktemp("home")))
-        yield
 
 
 @pytest.fixture(scope="module")
