@@ -7,8 +7,9 @@ padding and a periodic Hann window, and the dB conversion is ``librosa.power_to_
 On the CPU (no gradient needed) the front end runs in small cache-sized pieces: a real FFT
 (``torch.fft.rfft``, MKL's) over strided frames, the mel filter bank applied in blocks of bands
 that skip its zeros (each band covers a few dozen of the 513 bins), then dB, all on a few
-windows at a time so the intermediate arrays stay in a core's cache; the pieces are shared
-between threads (:func:`parallel_map`). That takes a third to a half of librosa's CPU time on
+windows at a time so the intermediate arrays stay in a core's cache; the pieces run one after
+the other (callers that score many windows spread them over threads with :func:`parallel_map`).
+That takes a third to a half of librosa's CPU time on
 one thread (benchmarks/frontend_speed.py). A fixed DFT basis (a matmul, as ONNX export needs)
 costs ~40x the FFT's arithmetic at n_fft=1024 and measured ~8x slower than the FFT. Tensors
 that need gradients, or live on a GPU, take the torch path (``torch.stft`` and a dense
@@ -209,9 +210,13 @@ class _CpuLogMel:
                       for i in range(n) for f in range(0, n_frames, CHUNK_FRAMES)]
             out = np.empty((n, self.n_mels, n_frames), np.float32)
         # numpy, not torch, holds the result: pieces written by worker threads (outside the
-        # caller's inference mode) must not be inference tensors
-        parallel_map(lambda piece: self._piece(y, out, *piece, finish=whole), pieces,
-                     workers=None if len(pieces) > 1 else 1)
+        # caller's inference mode) must not be inference tensors. The pieces run one after the
+        # other: callers that score many windows spread them over threads themselves
+        # (NeuralWindowModel.score_windows), and splitting here would switch torch's global
+        # thread count on every training batch, which cost more than the front end itself
+        # (training 1.83 s per epoch against 1.51 s with torch.stft; sequential pieces: faster)
+        for piece in pieces:
+            self._piece(y, out, *piece, finish=whole)
         return torch.from_numpy(out if whole else self._finish(out))
 
     def _piece(self, y, out, i0, i1, f0, f1, *, finish):
